@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { averagePrecision, averagePrecisions } from './average_precision.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const close = (a: number, b: number, tol = 1e-6) =>
+  assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+
+/** Straight from the spec formulas: O(n·m). */
+function bruteAP(s: number[], y: number[]): { raw: number; interp: number } {
+  const nPos = y.filter((v) => v !== 0).length;
+  const thresholds = [...new Set(s)].sort((a, b) => b - a);
+  const prec: number[] = [];
+  const rec: number[] = [];
+  for (const t of thresholds) {
+    let tp = 0;
+    let fp = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] >= t) {
+        if (y[i] !== 0) tp++;
+        else fp++;
+      }
+    }
+    prec.push(tp / (tp + fp));
+    rec.push(tp / nPos);
+  }
+  let raw = 0;
+  let interp = 0;
+  for (let k = 0; k < thresholds.length; k++) {
+    const d = rec[k] - (k === 0 ? 0 : rec[k - 1]);
+    raw += d * prec[k];
+    interp += d * Math.max(...prec.slice(k));
+  }
+  return { raw, interp };
+}
+
+test('spec check §1.1: (0.9,0.8,0.7)/(0,1,1)', () => {
+  const s = new Float32Array([0.9, 0.8, 0.7]);
+  const y = new Uint8Array([0, 1, 1]);
+  close(averagePrecision(s, y, { interpolated: false }), 0.583333);
+  close(averagePrecision(s, y, { interpolated: true }), 0.666667);
+  close(averagePrecision(s, y, { interpolated: false }), 7 / 12, 1e-15);
+  close(averagePrecision(s, y, { interpolated: true }), 2 / 3, 1e-15);
+});
+
+test('perfect and worst rankings', () => {
+  assert.equal(averagePrecision([3, 2, 1, 0], [1, 1, 0, 0], { interpolated: false }), 1);
+  assert.equal(averagePrecision([3, 2, 1, 0], [1, 1, 0, 0], { interpolated: true }), 1);
+  // positives last: precisions 1/3 and 2/4 at recalls 0.5 and 1
+  close(averagePrecision([3, 2, 1, 0], [0, 0, 1, 1], { interpolated: false }), 0.5 * (1 / 3) + 0.5 * 0.5, 1e-15);
+  close(averagePrecision([3, 2, 1, 0], [0, 0, 1, 1], { interpolated: true }), 0.5 * 0.5 + 0.5 * 0.5, 1e-15);
+});
+
+test('tied scores form one threshold', () => {
+  // All tied: one threshold with precision = nPos / n, recall 1.
+  const ap = averagePrecisions([0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0]);
+  assert.equal(ap.raw, 0.25);
+  assert.equal(ap.interpolated, 0.25);
+  // Order within a tie must not matter.
+  const a = averagePrecisions([1, 0.5, 0.5, 0], [0, 1, 0, 1]);
+  const b = averagePrecisions([1, 0.5, 0.5, 0], [0, 0, 1, 1]);
+  assert.deepEqual(a, b);
+  // thresholds 1 (P 0), 0.5 (P 1/3, R 1/2), 0 (P 1/2, R 1)
+  close(a.raw, 0.5 * (1 / 3) + 0.5 * 0.5, 1e-15);
+  close(a.interpolated, 0.5 * 0.5 + 0.5 * 0.5, 1e-15);
+});
+
+test('no positives → NaN; single positive; length mismatch and NaN scores throw', () => {
+  assert.ok(Number.isNaN(averagePrecision([1, 2], [0, 0], { interpolated: true })));
+  assert.ok(Number.isNaN(averagePrecision([], [], { interpolated: false })));
+  assert.equal(averagePrecision([0.3], [1], { interpolated: true }), 1);
+  assert.throws(() => averagePrecisions([1, 2], [1]), RangeError);
+  assert.throws(() => averagePrecisions([1, NaN], [1, 0]), RangeError);
+});
+
+test('ranking only: monotone transform (logit → sigmoid) gives the same AP', () => {
+  const z = [2.1, -0.3, 0.7, -1.2, 0.7, 3.3];
+  const y = [1, 0, 0, 1, 1, 0];
+  const p = z.map((v) => 1 / (1 + Math.exp(-v)));
+  assert.deepEqual(averagePrecisions(z, y), averagePrecisions(p, y));
+});
+
+test('random lists with ties vs brute force', () => {
+  const r = rng(123);
+  for (let trial = 0; trial < 300; trial++) {
+    const n = 1 + Math.floor(r() * 60);
+    const levels = 1 + Math.floor(r() * 10);
+    const s = Array.from({ length: n }, () => Math.floor(r() * levels) / levels);
+    const y = Array.from({ length: n }, () => (r() < 0.35 ? 1 : 0));
+    if (!y.includes(1)) y[Math.floor(r() * n)] = 1;
+    const want = bruteAP(s, y);
+    const got = averagePrecisions(Float32Array.from(s), Uint8Array.from(y));
+    close(got.raw, want.raw, 1e-12);
+    close(got.interpolated, want.interp, 1e-12);
+    assert.ok(got.interpolated >= got.raw - 1e-15);
+  }
+});
