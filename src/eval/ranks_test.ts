@@ -83,15 +83,12 @@ test('midRanks: random data with ties vs O(n²) reference', () => {
   }
 });
 
-test('midRanks: 227×227 map is fast and sums to n(n+1)/2', () => {
+test('midRanks: 227×227 map sums to n(n+1)/2', () => {
   const r = rng(7);
   const n = 227 * 227;
   const v = Float32Array.from({ length: n }, () => Math.round(r() * 1000) / 1000);
-  const t0 = performance.now();
   const ranks = midRanks(v);
-  const ms = performance.now() - t0;
   let sum = 0;
   for (const x of ranks) sum += x;
   assert.equal(sum, (n * (n + 1)) / 2);
-  assert.ok(ms < 500, `took ${ms} ms`);
 });
