@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * apc command line. Parses flags into validated options and calls the library; no logic here.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { describeBackend, initBackend } from '../engine/backend.js';
+import { APC_VERSION } from '../version.js';
+import { trainCommand } from './train_command.js';
+
+function int(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+function num(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('apc')
+    .description('Attribution-preserving network compression on TensorFlow.js')
+    .version(APC_VERSION)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: tfjs-node if installed, else wasm); also APC_BACKEND').choices(['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu']))
+    .showHelpAfterError();
+
+  program.command('train')
+    .description('train a teacher CNN from scratch (writes OUT/best and OUT/last checkpoints)')
+    .option('--data <spec>', 'dataset: shapes', 'shapes')
+    .option('--arch <name>', 'architecture: vgg16 (4-block layout below 128 px), vgg16s, vgg11', 'vgg16')
+    .option('--width <n>', 'width divisor: 1 = full VGG16, 2, 4, 8 …', int('--width', 1), 4)
+    .option('--image-size <n>', 'input height and width in pixels', int('--image-size', 8), 64)
+    .option('--epochs <n>', 'training epochs (default: the dataset recipe)', int('--epochs', 1))
+    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1))
+    .option('--lr <x>', 'initial learning rate', num('--lr'))
+    .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
+    .option('--seed <n>', 'random seed (weights, order, augmentation, dropout)', int('--seed'), 0)
+    .option('--out <dir>', 'output directory', 'runs/teacher')
+    .option('--resume', 'continue from OUT/last if it exists', false)
+    .option('--quiet', 'no progress output', false)
+    .action(async (opts) => {
+      await announceBackend(program);
+      await trainCommand(opts);
+    });
+
+  program.command('start', { hidden: true })
+    .description('the default job of `npm start`: train the default shapes teacher and print val mAP/F1')
+    .option('--out <dir>', 'output directory', 'runs/default')
+    .action(async (opts) => {
+      await announceBackend(program);
+      await trainCommand({ data: 'shapes', arch: 'vgg16', width: 4, imageSize: 64, seed: 0, out: `${opts.out}/teacher`, resume: true, quiet: false });
+    });
+
+  return program;
+}
+
+async function announceBackend(program: Command): Promise<void> {
+  const info = await initBackend(program.opts().backend);
+  process.stderr.write(`apc ${APC_VERSION} · backend: ${describeBackend(info)}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`apc: error: ${msg}\n`);
+    if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

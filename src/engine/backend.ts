@@ -1,0 +1,94 @@
+/**
+ * Picks the TensorFlow.js backend once at start-up and reports which one runs.
+ *
+ * Order: `APC_BACKEND` if set; else tfjs-node when the user installed it (we never depend on it:
+ * its install downloads a binary); else wasm with our kernel pack (the fastest thing on a plain
+ * machine); cpu is the slow pure-JS fallback and the numerical reference for tests.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core's Node entry registers no gradient functions; the tfjs-layers bundle registers the
+// full set (core's own register_all_gradients is ESM-only and not importable from Node).
+import '@tensorflow/tfjs-layers';
+import { registerKernelPack } from './kernels/register.js';
+
+export interface BackendInfo {
+  /** Backend name as tfjs knows it: 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'. */
+  readonly name: string;
+  /** Why this backend was chosen. */
+  readonly reason: string;
+  /** Kernels of our pack registered for it. */
+  readonly kernels: readonly string[];
+  /** wasm only: SIMD / threads as reported by tfjs flags. */
+  readonly simd?: boolean;
+  readonly threads?: number;
+}
+
+let chosen: BackendInfo | undefined;
+const KNOWN = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
+
+/** Dynamic import that does not make TypeScript or bundlers require the package. */
+async function optionalImport(name: string): Promise<boolean> {
+  try {
+    await import(/* @vite-ignore */ name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function loadBackendPackage(name: string): Promise<boolean> {
+  switch (name) {
+    case 'cpu': return true;
+    case 'wasm': await import('@tensorflow/tfjs-backend-wasm'); return true;
+    case 'tensorflow': return optionalImport('@tensorflow/tfjs-node');
+    case 'webgl': return optionalImport('@tensorflow/tfjs-backend-webgl');
+    case 'webgpu': return optionalImport('@tensorflow/tfjs-backend-webgpu');
+    default: return false;
+  }
+}
+
+async function activate(name: string, reason: string): Promise<BackendInfo> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`backend '${name}' failed to initialise`);
+  await tf.ready();
+  const kernels = registerKernelPack(name);
+  const info: BackendInfo = name === 'wasm'
+    ? { name, reason, kernels, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+        threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? undefined : 1 }
+    : { name, reason, kernels };
+  chosen = info;
+  return info;
+}
+
+/**
+ * Initialise the backend (idempotent). `preferred` (or `APC_BACKEND`) forces one; an unknown or
+ * unavailable name is an error that lists what is possible rather than a silent fallback.
+ */
+export async function initBackend(preferred?: string): Promise<BackendInfo> {
+  const forced = preferred ?? process.env.APC_BACKEND;
+  if (chosen && (!forced || forced === chosen.name)) return chosen;
+  if (forced) {
+    if (!(KNOWN as readonly string[]).includes(forced)) {
+      throw new Error(`APC_BACKEND='${forced}' is not a backend apc knows; use one of ${KNOWN.join(', ')}`);
+    }
+    if (!(await loadBackendPackage(forced))) {
+      throw new Error(`backend '${forced}' was requested but its package is not installed`);
+    }
+    return activate(forced, preferred ? 'requested' : 'APC_BACKEND');
+  }
+  if (await loadBackendPackage('tensorflow')) return activate('tensorflow', 'tfjs-node is installed');
+  await loadBackendPackage('wasm');
+  return activate('wasm', 'default: wasm + apc kernel pack');
+}
+
+/** The backend chosen by `initBackend`, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return chosen;
+}
+
+/** One-line description for logs and reports. */
+export function describeBackend(info: BackendInfo): string {
+  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads ?? 'multi'} thread)` : '';
+  return `${info.name}${extra}, ${info.kernels.length} apc kernels — ${info.reason}`;
+}
