@@ -2,6 +2,7 @@
 import { openDataset } from '../data/registry.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { SHAPES_TEACHER_RECIPE, trainTeacher } from '../pipeline/train_teacher.js';
+import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
 export interface TrainFlags {
   data: string;
@@ -21,18 +22,12 @@ export interface TrainFlags {
 export async function trainCommand(f: TrainFlags): Promise<void> {
   const data = openDataset(f.data, { imageSize: f.imageSize });
   const config = vggPreset({ arch: f.arch, width: f.width, imageSize: f.imageSize, numClasses: data.info.classNames.length });
-  const base = SHAPES_TEACHER_RECIPE;
-  const epochs = f.epochs ?? base.epochs;
-  const recipe = {
-    ...base, epochs,
-    // keep the schedule's shape when --epochs changes it
-    lrMilestones: f.epochs ? base.lrMilestones.map((m) => Math.round((m / base.epochs) * epochs)) : base.lrMilestones,
-    batchSize: f.batchSize ?? base.batchSize, lr: f.lr ?? base.lr, trainLimit: f.trainLimit,
-  };
+  const recipe = { ...withEpochs(SHAPES_TEACHER_RECIPE, f.epochs),
+    ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
   const r = await trainTeacher({ data, config, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
     provenance: { command: process.argv.slice(2).join(' ') } });
   const params = r.net.trainableVariables().reduce((s, v) => s + v.size, 0);
   process.stdout.write(`teacher ${f.arch}/${f.width} @${f.imageSize}px · ${params.toLocaleString('en-US')} params · `
-    + `best val mAP ${r.val.mAP.toFixed(2)} · F1 ${r.val.F1.toFixed(2)} (epoch ${r.state.bestEpoch + 1}) · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
+    + `best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} (epoch ${r.state.bestEpoch + 1}) · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
   r.net.dispose();
 }

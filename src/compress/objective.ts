@@ -1,0 +1,80 @@
+/**
+ * The compression objective, one for every compression method (method spec §6):
+ *
+ *   distillation:  L = (1−a)·L_BCE(z^S, y) + a·L_KD(z^S, z^T; T) + β·L_AM
+ *   pruning:       L = L_BCE(z^S, y) + β·L_AM
+ *
+ * The teacher is frozen and in inference mode; its logits and target maps are computed once per
+ * batch outside the gradient tape. The student's dropout mask is drawn explicitly so the matching
+ * term sees the same mask as the logits (quirk Q6).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../engine/random.js';
+import type { VggNet } from '../models/vgg.js';
+import { type MatchingConfig, type MatchingTarget, matchingCaptures, matchingLoss, teacherTarget } from '../matching/matching_term.js';
+import type { Objective } from '../train/fit.js';
+import { multiLabelKd, multiLabelSoftMargin } from '../train/losses.js';
+
+export interface KdSettings {
+  /** Mix a of the KD term (spec default 0.9). */
+  readonly alpha: number;
+  /** Temperature T (spec default 4). */
+  readonly temperature: number;
+}
+
+export interface CompressionObjectiveOptions {
+  readonly teacher: VggNet;
+  /** Logit distillation; absent for pruning fine-tuning. */
+  readonly kd?: KdSettings;
+  readonly matching: MatchingConfig;
+  /**
+   * Linear warm-up of β over this many steps (0 = none): the matching term starts at 0 and
+   * reaches β, so an untrained student is not dominated by it before it has features.
+   */
+  readonly betaWarmupSteps?: number;
+}
+
+export function compressionObjective(opts: CompressionObjectiveOptions): Objective {
+  const { teacher, kd, matching } = opts;
+  const useMatching = matching.kind !== 'none' && matching.beta > 0;
+  let teacherLogits: tf.Tensor2D | undefined;
+  let target: MatchingTarget | undefined;
+  let dropoutMask: tf.Tensor2D | undefined;
+  let step = 0;
+  return {
+    beforeStep(batch, rng: Rng) {
+      const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
+      const t = teacher.forward(batch.x, { capture: captures });
+      teacherLogits = t.logits;
+      if (useMatching) target = teacherTarget(matching, { net: teacher, activations: t.activations, logits: t.logits, training: false }, rng);
+      tf.dispose(Object.values(t.activations));
+      dropoutMask = undefined;
+    },
+    loss(net, batch, rng) {
+      const captures = useMatching ? matchingCaptures(matching, net.layout, true) : [];
+      if (!dropoutMask && net.config.dropout > 0) dropoutMask = tf.keep(net.dropoutMask(batch.x.shape[0], rng));
+      const s = net.forward(batch.x, { training: true, dropoutMask, capture: captures });
+      const label = multiLabelSoftMargin(s.logits, batch.y);
+      const parts: Record<string, tf.Scalar> = { label };
+      let total: tf.Scalar = label;
+      if (kd) {
+        const k = multiLabelKd(s.logits, teacherLogits!, kd.temperature);
+        parts.kd = k;
+        total = tf.add(tf.mul(label, 1 - kd.alpha), tf.mul(k, kd.alpha));
+      }
+      if (useMatching && target) {
+        const m = matchingLoss(target, { net, activations: s.activations, training: true, dropoutMask: s.dropoutMask });
+        parts.match = m;
+        const warm = opts.betaWarmupSteps ? Math.min(1, (step + 1) / opts.betaWarmupSteps) : 1;
+        total = tf.add(total, tf.mul(m, matching.beta * warm));
+      }
+      return { loss: total, parts, stats: s.batchStats };
+    },
+    afterStep() {
+      tf.dispose([teacherLogits!, dropoutMask!].filter(Boolean));
+      target?.dispose();
+      target = undefined; teacherLogits = undefined; dropoutMask = undefined;
+      step++;
+    },
+  };
+}
