@@ -1,0 +1,121 @@
+/**
+ * Evaluates a (compressed) network: prediction metrics on a split, and for each attribution
+ * method the localisation metrics against the dataset's masks and the agreement of its maps with
+ * the teacher's (evaluation spec §2–§3). Pairs are (image, ground-truth class present in the
+ * mask); localisation counts a pair iff the model's z_c > 0, agreement iff both models' are.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset, SplitName } from '../data/dataset.js';
+import { disposeAttribution } from '../attribution/attribution_method.js';
+import { makeAttribution } from '../attribution/registry.js';
+import { collectLogits } from '../eval/collect_logits.js';
+import { AgreementAccumulator, type AgreementReport, LocalizationAccumulator, type LocalizationReport, presentClasses } from '../eval/localization.js';
+import { predictionMetrics } from '../eval/prediction_metrics.js';
+import type { VggNet } from '../models/vgg.js';
+import { hostBatch, toTensors } from '../train/batches.js';
+
+export interface Pair { readonly image: number; readonly classIndex: number }
+
+/** Maps of one model for a fixed list of pairs, kept on the host so other models can compare. */
+export interface PairMaps {
+  readonly method: string;
+  readonly pairs: readonly Pair[];
+  readonly maps: Float32Array[];
+  readonly logits: Float32Array;
+}
+
+export interface MethodEvaluation {
+  readonly auc: number;
+  readonly pointing: number;
+  readonly localization: Omit<LocalizationReport, 'records' | 'perClass'>;
+  readonly agreement?: { cosine: number; spearman: number; topkIoU: number; n: number; report: Omit<AgreementReport, 'records'> };
+}
+
+export interface ModelEvaluation {
+  readonly mAP: number;
+  readonly f1: number;
+  readonly prediction: Record<string, number>;
+  readonly attribution: Record<string, MethodEvaluation>;
+}
+
+/** The (image, class) pairs of a split: every class present in each image's mask. */
+export function maskPairs(data: Dataset, split: SplitName, limit?: number): Pair[] {
+  const n = Math.min(data.size(split), limit ?? Infinity);
+  const pairs: Pair[] = [];
+  for (let i = 0; i < n; i++) {
+    const mask = data.get(split, i).mask;
+    if (!mask) throw new Error(`dataset '${data.info.name}' split '${split}' has no masks: localisation needs them`);
+    for (const c of presentClasses(mask)) pairs.push({ image: i, classIndex: c });
+  }
+  return pairs;
+}
+
+/** Computes one method's maps for all pairs, in batches. */
+export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pairs: readonly Pair[], method: string, batchSize = 32): PairMaps {
+  const m = makeAttribution(method);
+  const maps: Float32Array[] = [];
+  const logits = new Float32Array(pairs.length);
+  const HW = data.info.height * data.info.width;
+  for (let start = 0; start < pairs.length; start += batchSize) {
+    const chunk = pairs.slice(start, start + batchSize);
+    const hb = hostBatch(data, split, chunk.map((p) => p.image));
+    const { x, y } = toTensors(data, hb);
+    const r = m.attribute(net, x, chunk.map((p) => p.classIndex));
+    const values = r.maps.dataSync();
+    chunk.forEach((_, i) => {
+      maps.push(values.slice(i * HW, (i + 1) * HW) as Float32Array);
+      logits[start + i] = r.targetLogit[i];
+    });
+    disposeAttribution(r);
+    tf.dispose([x, y]);
+  }
+  return { method, pairs, maps, logits };
+}
+
+export interface EvaluateOptions {
+  data: Dataset;
+  split: SplitName;
+  methods: readonly string[];
+  /** Teacher maps per method for agreement (computed once per run with `computePairMaps`). */
+  teacherMaps?: ReadonlyMap<string, PairMaps>;
+  limit?: number;
+  batchSize?: number;
+}
+
+export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise<ModelEvaluation> {
+  const { data, split } = opts;
+  const pred = predictionMetrics(await collectLogits(net, data, split, { limit: opts.limit }));
+  const pairs = maskPairs(data, split, opts.limit);
+  const attribution: Record<string, MethodEvaluation> = {};
+  const { height, width } = data.info;
+  for (const method of opts.methods) {
+    const own = computePairMaps(net, data, split, pairs, method, opts.batchSize);
+    const loc = new LocalizationAccumulator();
+    const teacher = opts.teacherMaps?.get(method);
+    const agr = teacher ? new AgreementAccumulator() : undefined;
+    pairs.forEach((p, i) => {
+      const sample = data.get(split, p.image);
+      const mask = sample.mask!;
+      const imageId = sample.id;
+      loc.add({ imageId, classIndex: p.classIndex, logit: own.logits[i], map: own.maps[i], mask, height, width });
+      if (agr && teacher) {
+        agr.add({ imageId, classIndex: p.classIndex, teacherLogit: teacher.logits[i], studentLogit: own.logits[i],
+          teacherMap: teacher.maps[i], studentMap: own.maps[i], height, width });
+      }
+    });
+    const l = loc.result();
+    const { records: _r, perClass: _p, ...locSummary } = l;
+    let agreement: MethodEvaluation['agreement'];
+    if (agr) {
+      const a = agr.result();
+      const { records: _ar, ...aSummary } = a;
+      agreement = { cosine: a.cosine.mean, spearman: a.spearman.mean, topkIoU: a.topkIoU[15]?.mean ?? NaN, n: a.n, report: aSummary };
+    }
+    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement };
+  }
+  return {
+    mAP: pred.mAP, f1: pred.F1,
+    prediction: { mAP: pred.mAP, mAP_raw: pred.mAP_raw, mAP_perImage_ref: pred.mAP_perImage_ref, F1: pred.F1, F1_ref: pred.F1_ref },
+    attribution,
+  };
+}
