@@ -1,0 +1,86 @@
+/**
+ * Excitation Backprop, W⁺ rule (attribution spec §4): marginal winning probabilities from
+ * P_out = onehot(c) (value 1) through the dense layer, the flatten and the last max-pool
+ * (gradient routing), read out at the Grad-CAM layer: map = max(Σ_k E_k, 0), upsampled like
+ * Grad-CAM. Option `contrastive` (Zhang et al.'s c-MWP, not in the reference): subtract the
+ * map of the dual unit whose dense weights are negated, before the channel sum's clipping.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { VggNet } from '../models/vgg.js';
+import {
+  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
+} from './attribution_method.js';
+import { ForwardTrace } from './forward_trace.js';
+import { type Composite, type RelevanceRule, argmaxRouting, relevancePass, unflatten } from './relevance.js';
+import { upsampleBilinear } from './upsample.js';
+
+export const EbpConfigSchema = z.object({
+  /** c-EBP: E(c) − E(dual of c), the dual using −K at the dense layer (Zhang et al. 2016). Default false. */
+  contrastive: z.boolean().default(false),
+}).strict();
+export type EbpConfig = z.infer<typeof EbpConfigSchema>;
+
+/** Added to o⁺ as in the reference. */
+export const EBP_EPSILON = 1e-10;
+
+/**
+ * Dense W⁺ rule: P_j = x_j · Σ_c K⁺[j,c] · P_c / (o⁺_c + 1e-10), o⁺_c = Σ_i x_i K⁺[i,c];
+ * terms with o⁺_c ≤ 0 are 0. `negate` uses −K (the contrastive dual).
+ */
+export function ebpDense(negate = false): RelevanceRule {
+  return {
+    kind: negate ? 'ebpDenseDual' : 'ebpDense',
+    propagate: (e, p) => {
+      if (e.layer.kind !== 'dense') throw new Error(`ebpDense: layer '${e.layer.name}' is not dense`);
+      const kp = tf.relu(negate ? tf.neg(e.layer.kernel) : e.layer.kernel) as tf.Tensor2D;
+      const x = e.input as tf.Tensor2D;
+      const o = tf.matMul(x, kp);
+      const s = tf.where(tf.greater(o, 0), tf.div(p, tf.add(o, EBP_EPSILON)), tf.zerosLike(o)) as tf.Tensor2D;
+      return tf.mul(x, tf.matMul(s, kp, false, true));
+    },
+  };
+}
+
+function ebpComposite(negate: boolean): Composite {
+  const dense = ebpDense(negate);
+  return {
+    kind: negate ? 'ebpDual' : 'ebp',
+    ruleFor: (e) => {
+      switch (e.layer.kind) {
+        case 'dense': return dense;
+        case 'flatten': return unflatten;
+        case 'maxPool': return argmaxRouting;
+        default: throw new Error(`ebp: no rule below the read-out layer (reached '${e.layer.name}')`);
+      }
+    },
+  };
+}
+
+export class Ebp implements AttributionMethod {
+  readonly kind = 'ebp' as const;
+  readonly family = 'layer' as const;
+  readonly config: EbpConfig;
+
+  constructor(cfg: unknown = {}) {
+    this.config = parseConfig('ebp', EbpConfigSchema, cfg);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { ...this.config };
+  }
+
+  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+    checkAttributeArgs(this.kind, net, images, classIndices);
+    return tf.tidy(() => {
+      const trace = ForwardTrace.ofNet(net, images, { argmaxMasks: [net.layout.matchLayer] });
+      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+      const until = net.layout.gradCamLayer;
+      let e = relevancePass(trace, ebpComposite(false), oneHot, { until }).relevance;
+      if (this.config.contrastive) e = tf.sub(e, relevancePass(trace, ebpComposite(true), oneHot, { until }).relevance);
+      const native = tf.relu(tf.sum(e, 3)) as tf.Tensor3D;
+      const maps = upsampleBilinear(native, net.config.inputSize);
+      return { maps, native, ...logitsToHost(trace.logits, classIndices) };
+    });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Grad-CAM (attribution spec §1): M = ReLU(Σ_k α_k A_k) at a layer (default the last ReLU,
+ * `layout.gradCamLayer`), with α_k the spatial sum (reference, quirk A4) or mean of ∂z_c/∂A_k,
+ * upsampled bilinearly with half-pixel centres to the input size.
+ *
+ * When the layer feeds maxPool → flatten → dense (always the case for the last ReLU of a
+ * VggNet), max-pool routing preserves per-channel sums, so α has the closed form
+ * α_k = Σ_{pooled positions r} K[r·C + k, c]; otherwise α comes from `tf.grad`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { VggNet } from '../models/vgg.js';
+import {
+  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
+} from './attribution_method.js';
+import { type Layer, layerIndex, runLayers, vggLayers } from './forward_trace.js';
+import { targetGradient } from './gradients.js';
+import { upsampleBilinear } from './upsample.js';
+
+export const GradCamConfigSchema = z.object({
+  /** Layer whose output A is explained; default the network's last ReLU (`layout.gradCamLayer`). */
+  layer: z.string().min(1).optional(),
+  /** Spatial pooling of ∂z_c/∂A into α (spec option `gradcamPooling`): 'sum' (reference) or 'mean' (÷h·w). */
+  pooling: z.enum(['sum', 'mean']).default('sum'),
+  /**
+   * How ∂z_c/∂A is obtained: 'closedForm' (needs the layer to feed maxPool → flatten → dense),
+   * 'autodiff' (`tf.grad` through the rest of the network) or 'auto' (closed form when possible).
+   */
+  gradients: z.enum(['auto', 'closedForm', 'autodiff']).default('auto'),
+}).strict();
+export type GradCamConfig = z.infer<typeof GradCamConfigSchema>;
+
+/** True when `head` (the layers after A) is exactly maxPool → flatten → dense. */
+export function hasClosedFormHead(head: readonly Layer[]): boolean {
+  return head.length === 3 && head[0].kind === 'maxPool' && head[1].kind === 'flatten' && head[2].kind === 'dense';
+}
+
+/**
+ * α (spatially summed ∂z_c/∂A) in closed form: α_k = Σ_r K[r·C + k, c] over the pooled
+ * positions r of a [ho, wo, C] pool output. Dense kernel [ho·wo·C, K], one-hot [N, K] → [N, C].
+ */
+export function closedFormChannelWeights(denseKernel: tf.Tensor2D, pooledShape: readonly [number, number, number], oneHot: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [ho, wo, c] = pooledShape;
+    const n = oneHot.shape[0];
+    const kc = tf.matMul(oneHot, denseKernel, false, true); // [N, ho·wo·C]: column c of each image
+    return tf.sum(tf.reshape(kc, [n, ho * wo, c]), 1) as tf.Tensor2D;
+  });
+}
+
+/** α (spatially summed ∂z_c/∂A) by autodiff through `head`: acts [N,h,w,C] → [N, C]. */
+export function autodiffChannelWeights(head: readonly Layer[], acts: tf.Tensor4D, oneHot: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    return tf.sum(targetGradient(head, acts, oneHot).grad, [1, 2]) as tf.Tensor2D;
+  });
+}
+
+/** Σ_k w[n,k]·A[n,·,·,k]: acts [N,h,w,C], weights [N,C] → [N,h,w]. */
+export function weightedChannelSum(acts: tf.Tensor4D, weights: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, , , c] = acts.shape;
+    return tf.sum(tf.mul(acts, tf.reshape(weights, [n, 1, 1, c])), 3) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Native Grad-CAM map [N,h,w] from the activations A of a layer and the layers after it (`head`,
+ * ending in the logits). `gradients` as in the config; 'auto' picks the closed form when possible.
+ */
+export function gradCamFromActivations(
+  acts: tf.Tensor4D, head: readonly Layer[], oneHot: tf.Tensor2D,
+  opts: Pick<GradCamConfig, 'pooling' | 'gradients'> = { pooling: 'sum', gradients: 'auto' },
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const closed = hasClosedFormHead(head);
+    if (opts.gradients === 'closedForm' && !closed) {
+      throw new Error(`gradcam: gradients 'closedForm' needs maxPool → flatten → dense after the layer, got ${head.map((l) => l.kind).join(' → ')}`);
+    }
+    const [, h, w, c] = acts.shape;
+    let alpha: tf.Tensor2D;
+    if (closed && opts.gradients !== 'autodiff') {
+      const dense = head[2] as Extract<Layer, { kind: 'dense' }>;
+      alpha = closedFormChannelWeights(dense.kernel, [Math.floor(h / 2), Math.floor(w / 2), c], oneHot);
+    } else {
+      alpha = autodiffChannelWeights(head, acts, oneHot);
+    }
+    if (opts.pooling === 'mean') alpha = tf.div(alpha, h * w);
+    return tf.relu(weightedChannelSum(acts, alpha));
+  });
+}
+
+export class GradCam implements AttributionMethod {
+  readonly kind = 'gradcam' as const;
+  readonly family = 'layer' as const;
+  readonly config: GradCamConfig;
+
+  constructor(cfg: unknown = {}) {
+    this.config = parseConfig('gradcam', GradCamConfigSchema, cfg);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { ...this.config };
+  }
+
+  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+    checkAttributeArgs(this.kind, net, images, classIndices);
+    return tf.tidy(() => {
+      const layers = vggLayers(net);
+      const li = layerIndex(layers, this.config.layer ?? net.layout.gradCamLayer);
+      const acts = runLayers(layers, images, 0, li + 1);
+      if (acts.rank !== 4) throw new Error(`gradcam: layer '${layers[li].name}' output is not a feature map`);
+      const head = layers.slice(li + 1);
+      const logits = runLayers(head, acts) as tf.Tensor2D;
+      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+      const native = gradCamFromActivations(acts as tf.Tensor4D, head, oneHot, this.config);
+      const maps = upsampleBilinear(native, net.config.inputSize);
+      return { maps, native, ...logitsToHost(logits, classIndices) };
+    });
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * LRP with the z⁺ rule (α = 1, β = 0) and the z^B rule at the input conv (attribution spec §2).
+ *
+ * Start R = z_c·onehot(c) (the logit, not 1); dense and conv layers use z⁺ (bias never in a
+ * denominator); max-pools route winner-take-all through the cached first arg-max; ReLU, dropout
+ * and BN pass relevance through (or BN is folded into the conv before it); the input conv uses
+ * z^B. The heat-map is the channel sum at the input, negated when z_c < 0, not clipped.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { VggNet } from '../models/vgg.js';
+import {
+  NormalizationSchema, type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
+  selectTargets,
+} from './attribution_method.js';
+import { type BatchNormLayer, ForwardTrace, type TraceEntry, batchNormScale } from './forward_trace.js';
+import {
+  type Composite, type PassResult, type RelevanceRule, type ZbBounds, convTranspose, passThrough, relevancePass,
+  signedChannelSum, unflatten, winnerTakeAll, zbBoundTensors, zbRule,
+} from './relevance.js';
+
+export const ZbConfigFields = {
+  /**
+   * z^B bounds (spec option `zbBounds`): 'imageMinMax' = min/max over this image's normalised
+   * values (reference, quirk A5); 'channelRange' = the normalised images of pixels 0 and 1 per
+   * channel, which needs `normalization`.
+   */
+  zbBounds: z.enum(['imageMinMax', 'channelRange']).default('imageMinMax'),
+  /** Input normalisation (mean/std of [0,1] pixels); required by zbBounds 'channelRange'. */
+  normalization: NormalizationSchema.optional(),
+};
+
+export const LrpConfigSchema = z.object({
+  ...ZbConfigFields,
+  /**
+   * BatchNorm handling (spec option `lrpBatchNorm`): 'passThrough' = relevance unchanged;
+   * 'fold' = W' = W·γ/√(var+ε) per output channel in the preceding conv's rule.
+   */
+  batchNorm: z.enum(['passThrough', 'fold']).default('passThrough'),
+  compat: z.object({
+    /**
+     * Quirk A3: the reference's BN rule R·Xs/(Xs + 1e-9) with Xs = X·γ/√(var² + ε) (its variance
+     * squared). Only with batchNorm 'passThrough'.
+     */
+    lrpBnEpsilon: z.boolean().default(false),
+  }).strict().default({}),
+}).strict().superRefine((c, ctx) => {
+  if (c.zbBounds === 'channelRange' && !c.normalization) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['normalization'], message: "required when zbBounds is 'channelRange'" });
+  }
+  if (c.compat.lrpBnEpsilon && c.batchNorm === 'fold') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['compat', 'lrpBnEpsilon'], message: "only applies with batchNorm 'passThrough'" });
+  }
+});
+export type LrpConfig = z.infer<typeof LrpConfigSchema>;
+
+export function zbBoundsOf(cfg: { zbBounds: 'imageMinMax' | 'channelRange'; normalization?: { mean: number[]; std: number[] } }): ZbBounds {
+  return cfg.zbBounds === 'channelRange'
+    ? { kind: 'channelRange', mean: cfg.normalization!.mean, std: cfg.normalization!.std }
+    : { kind: 'imageMinMax' };
+}
+
+/**
+ * Dense z⁺ (spec §2), general mixed-sign form:
+ * R_j = Σ_c x⁺_j K⁺[j,c]·sdiv(R_c, Σ_i x⁺_i K⁺[i,c]) + x⁻_j K⁻[j,c]·sdiv(R_c, Σ_i x⁻_i K⁻[i,c]);
+ * the second term is skipped when the input is structurally ≥ 0.
+ */
+export const zPlusDense: RelevanceRule = {
+  kind: 'zPlusDense',
+  propagate: (e, r) => {
+    if (e.layer.kind !== 'dense') throw new Error(`zPlusDense: layer '${e.layer.name}' is not dense`);
+    const k = e.layer.kernel;
+    const term = (x: tf.Tensor2D, w: tf.Tensor2D) => tf.mul(x, tf.matMul(sdiv(r, tf.matMul(x, w)) as tf.Tensor2D, w, false, true));
+    const x = e.input as tf.Tensor2D;
+    const pos = term(e.inputNonNegative ? x : tf.relu(x) as tf.Tensor2D, tf.relu(k) as tf.Tensor2D);
+    return e.inputNonNegative ? pos : tf.add(pos, term(tf.minimum(x, 0) as tf.Tensor2D, tf.minimum(k, 0) as tf.Tensor2D));
+  },
+};
+
+/**
+ * Conv z⁺ (spec §2): Z = conv(x, W⁺) (no bias), S = sdiv(R, Z), R_in = x ⊙ convT(S, W⁺);
+ * plus the x⁻/W⁻ term when the input may be negative. `kernel` overrides the layer's (BN fold).
+ */
+export function zPlusConv(kernel?: (e: TraceEntry) => tf.Tensor4D): RelevanceRule {
+  return {
+    kind: 'zPlusConv',
+    propagate: (e, r) => {
+      if (e.layer.kind !== 'conv2d') throw new Error(`zPlusConv: layer '${e.layer.name}' is not a conv`);
+      const w = kernel ? kernel(e) : e.layer.kernel;
+      const x = e.input as tf.Tensor4D;
+      const term = (xs: tf.Tensor4D, ws: tf.Tensor4D) =>
+        tf.mul(xs, convTranspose(sdiv(r, tf.conv2d(xs, ws, 1, 'same')) as tf.Tensor4D, ws));
+      const pos = term(e.inputNonNegative ? x : tf.relu(x) as tf.Tensor4D, tf.relu(w) as tf.Tensor4D);
+      return e.inputNonNegative ? pos : tf.add(pos, term(tf.minimum(x, 0) as tf.Tensor4D, tf.minimum(w, 0) as tf.Tensor4D));
+    },
+  };
+}
+
+/** Quirk A3: R·Xs/(Xs + 1e-9), Xs = X·γ/√(var² + ε). */
+export const referenceBnEpsilon: RelevanceRule = {
+  kind: 'referenceBnEpsilon',
+  propagate: (e, r) => {
+    const bn = e.layer as BatchNormLayer;
+    const scale = tf.div(bn.gamma, tf.sqrt(tf.add(tf.square(bn.movingVariance), bn.epsilon)));
+    const xs = tf.mul(e.input, scale);
+    return tf.div(tf.mul(r, xs), tf.add(xs, 1e-9));
+  },
+};
+
+/** The LRP composite for a traced VggNet-style network. `low`/`high`: z^B bounds tensors. */
+export function lrpComposite(trace: ForwardTrace, cfg: LrpConfig, low: tf.Tensor, high: tf.Tensor): Composite {
+  // 'fold': the conv feeding a BN uses W·γ/√(var+ε) per output channel.
+  const folded = (e: TraceEntry): tf.Tensor4D => {
+    const next = trace.layers[e.index + 1];
+    const w = (e.layer as { kernel: tf.Tensor4D }).kernel;
+    return next?.kind === 'batchNorm' ? tf.mul(w, batchNormScale(next)) as tf.Tensor4D : w;
+  };
+  const kernel = cfg.batchNorm === 'fold' ? folded : undefined;
+  const input = zbRule(low, high, 1e-9, kernel);
+  const conv = zPlusConv(kernel);
+  const bn = cfg.compat.lrpBnEpsilon ? referenceBnEpsilon : passThrough;
+  return {
+    kind: 'lrpZPlusZB',
+    ruleFor: (e) => {
+      switch (e.layer.kind) {
+        case 'conv2d': return e.index === 0 ? input : conv;
+        case 'dense': return zPlusDense;
+        case 'maxPool': return winnerTakeAll;
+        case 'flatten': return unflatten;
+        case 'batchNorm': return cfg.batchNorm === 'fold' ? passThrough : bn;
+        case 'relu': return passThrough;
+      }
+    },
+  };
+}
+
+/**
+ * LRP relevance for a batch: `relevance` at the input [N,H,W,3] (signed as propagated) and, with
+ * `record`, at every layer's input. Tensors belong to the enclosing scope.
+ */
+export function lrpPass(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
+  const trace = ForwardTrace.ofNet(net, images);
+  const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+  const targetLogit = selectTargets(trace.logits, oneHot);
+  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const start = tf.mul(trace.logits, oneHot) as tf.Tensor2D;
+  return { ...relevancePass(trace, lrpComposite(trace, cfg, low, high), start, { record }), trace, targetLogit };
+}
+
+export class Lrp implements AttributionMethod {
+  readonly kind = 'lrp' as const;
+  readonly family = 'relevance' as const;
+  readonly config: LrpConfig;
+
+  constructor(cfg: unknown = {}) {
+    this.config = parseConfig('lrp', LrpConfigSchema, cfg);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify(this.config)) as Record<string, unknown>;
+  }
+
+  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+    checkAttributeArgs(this.kind, net, images, classIndices);
+    return tf.tidy(() => {
+      const p = lrpPass(net, images, classIndices, this.config);
+      const maps = signedChannelSum(p.relevance as tf.Tensor4D, p.targetLogit);
+      return { maps, ...logitsToHost(p.trace.logits, classIndices) };
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The one list of attribution methods: the CLI's `--attribution gradcam,lrp,…` choices come from
+ * `kinds()`, and `makeAttribution(kind, cfg)` validates cfg with the method's own schema.
+ */
+import type { AttributionKind, AttributionMethod } from './attribution_method.js';
+import { Ebp } from './ebp.js';
+import { GradCam } from './grad_cam.js';
+import { GradientXInput } from './gradient_x_input.js';
+import { IntegratedGradients } from './integrated_gradients.js';
+import { Lrp } from './lrp.js';
+import { Rap } from './rap.js';
+import { SmoothGrad } from './smooth_grad.js';
+
+export class Registry<T> {
+  private readonly makers = new Map<string, (cfg: unknown) => T>();
+  constructor(private readonly what: string) {}
+
+  add(kind: string, make: (cfg: unknown) => T): void {
+    if (this.makers.has(kind)) throw new Error(`${this.what} '${kind}' registered twice`);
+    this.makers.set(kind, make);
+  }
+
+  has(kind: string): boolean {
+    return this.makers.has(kind);
+  }
+
+  make(kind: string, cfg: unknown = {}): T {
+    const make = this.makers.get(kind);
+    if (!make) throw new Error(`unknown ${this.what} '${kind}'; known: ${this.kinds().join(', ')}`);
+    return make(cfg);
+  }
+
+  kinds(): string[] {
+    return [...this.makers.keys()].sort();
+  }
+}
+
+export const attributionMethods = new Registry<AttributionMethod>('attribution method');
+const builtins: Record<AttributionKind, (cfg: unknown) => AttributionMethod> = {
+  gradcam: (c) => new GradCam(c),
+  lrp: (c) => new Lrp(c),
+  rap: (c) => new Rap(c),
+  ebp: (c) => new Ebp(c),
+  ig: (c) => new IntegratedGradients(c),
+  smoothgrad: (c) => new SmoothGrad(c),
+  gradxinput: (c) => new GradientXInput(c),
+};
+for (const [kind, make] of Object.entries(builtins)) attributionMethods.add(kind, make);
+
+/** The paper's four evaluation methods (attribution spec), in its order. */
+export const PAPER_METHODS: readonly AttributionKind[] = ['gradcam', 'lrp', 'rap', 'ebp'];
+
+/** A method by kind, its config validated (errors name the method and the field). */
+export function makeAttribution(kind: string, cfg: unknown = {}): AttributionMethod {
+  return attributionMethods.make(kind, cfg);
+}
+
+/** Registered kinds, sorted. */
+export function kinds(): string[] {
+  return attributionMethods.kinds();
+}
+
+/** Parses a CLI list such as 'gradcam,lrp' (trimmed, de-duplicated; unknown kinds are errors). */
+export function parseAttributionList(list: string): string[] {
+  const out = [...new Set(list.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+  for (const k of out) {
+    if (!attributionMethods.has(k)) throw new Error(`--attribution: unknown method '${k}'; known: ${kinds().join(', ')}`);
+  }
+  return out;
+}
