@@ -70,7 +70,7 @@ export class VggNet {
     const layout = vggLayout(config);
     const rng = Rng.derive(seed, 'init');
     const w = new Map<string, tf.Variable>();
-    const v = (name: string, t: tf.Tensor) => w.set(name, tf.variable(t, true, `${name}_${nextId()}`));
+    const v = (name: string, t: tf.Tensor) => w.set(name, tf.variable(t, true, `apc:${name}#${nextId()}`));
     for (const c of layout.convs) {
       const bound = 1 / Math.sqrt(9 * c.inChannels);
       v(`${c.name}/kernel`, tf.tensor4d(rng.uniformArray(9 * c.inChannels * c.outChannels, -bound, bound), [3, 3, c.inChannels, c.outChannels]));
@@ -99,7 +99,7 @@ export class VggNet {
         const shape = expected.weights.get(name)!.shape;
         if (!t) throw new Error(`weights lack '${name}' (expected shape [${shape}])`);
         if (t.shape.join() !== shape.join()) throw new Error(`weight '${name}' has shape [${t.shape}], the config needs [${shape}]`);
-        w.set(name, tf.variable(t, !names.moving.includes(name), `${name}_${nextId()}`));
+        w.set(name, tf.variable(t, !names.moving.includes(name), `apc:${name}#${nextId()}`));
       }
       return new VggNet(config, w);
     } finally {
