@@ -66,6 +66,8 @@ async function activate(name: string, reason: string): Promise<BackendInfo> {
  * unavailable name is an error that lists what is possible rather than a silent fallback.
  */
 export async function initBackend(preferred?: string): Promise<BackendInfo> {
+  // Production mode skips per-op debug checks and the cpu backend's "install tfjs-node" banner.
+  tf.enableProdMode();
   const forced = preferred ?? process.env.APC_BACKEND;
   if (chosen && (!forced || forced === chosen.name)) return chosen;
   if (forced) {
