@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeBackend, initBackend } from '../engine/backend.js';
 import { APC_VERSION } from '../version.js';
+import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { trainCommand } from './train_command.js';
 
 function int(name: string, min = 0) {
@@ -48,12 +49,51 @@ export function buildProgram(): Command {
       await trainCommand(opts);
     });
 
-  program.command('start', { hidden: true })
-    .description('the default job of `npm start`: train the default shapes teacher and print val mAP/F1')
-    .option('--out <dir>', 'output directory', 'runs/default')
+  program.command('compress')
+    .description('compress a teacher checkpoint (knowledge distillation), with or without attribution matching')
+    .requiredOption('--teacher <dir>', 'teacher checkpoint directory (e.g. runs/teacher/best)')
+    .option('--method <m>', 'compression method: kd', 'kd')
+    .addOption(new Option('--match <kind>', 'attribution matching regulariser').choices(['none', 'ewa', 'wcam']).default('none'))
+    .option('--beta <x>', 'matching weight β (default 100)', num('--beta'))
+    .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)
+    .addOption(new Option('--match-classes <mode>', 'classes matched: the teacher\'s top-1, or all teacher-positive classes weighted by probability').choices(['top1', 'positive']).default('top1'))
+    .option('--width <n>', 'student width divisor (same layout as the teacher)', int('--width', 1), 8)
+    .option('--epochs <n>', 'training epochs', int('--epochs', 1))
+    .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
+    .option('--beta-warmup <steps>', 'ramp β linearly from 0 over this many steps', int('--beta-warmup'), 0)
+    .option('--seed <n>', 'random seed', int('--seed'), 0)
+    .option('--out <dir>', 'output directory', 'runs/student')
+    .option('--resume', 'continue from OUT/last if it exists', false)
+    .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
-      await trainCommand({ data: 'shapes', arch: 'vgg16', width: 4, imageSize: 64, seed: 0, out: `${opts.out}/teacher`, resume: true, quiet: false });
+      await compressCommand(opts);
+    });
+
+  program.command('evaluate')
+    .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
+    .requiredOption('--model <dir>', 'checkpoint directory')
+    .option('--teacher <dir>', 'teacher checkpoint for attribution agreement')
+    .option('--data <spec>', 'dataset (default: the one in the checkpoint)')
+    .option('--split <name>', 'train, val or test', 'test')
+    .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput', 'gradcam')
+    .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
+    .option('--json <file>', 'write the full evaluation as JSON')
+    .action(async (opts) => {
+      await announceBackend(program);
+      await evaluateCommand(opts);
+    });
+
+  program.command('run')
+    .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
+    .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
+    .option('--data <spec>', 'dataset', 'shapes')
+    .option('--seed <n>', 'random seed', int('--seed'), 0)
+    .option('--out <dir>', 'output directory', 'runs/study')
+    .option('--quiet', 'no progress output', false)
+    .action(async (opts) => {
+      await announceBackend(program);
+      await runCommand(opts);
     });
 
   return program;

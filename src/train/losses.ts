@@ -22,9 +22,17 @@ export function multiLabelKd(student: tf.Tensor2D, teacher: tf.Tensor2D, tempera
     const s = tf.div(student, temperature);
     const t = tf.div(teacher, temperature);
     const q = tf.sigmoid(t);
-    const logQ = tf.logSigmoid(t), log1mQ = tf.logSigmoid(tf.neg(t));
-    const logP = tf.logSigmoid(s), log1mP = tf.logSigmoid(tf.neg(s));
+    const logQ = logSigmoid(t), log1mQ = logSigmoid(tf.neg(t));
+    const logP = logSigmoid(s), log1mP = logSigmoid(tf.neg(s));
     const kl = tf.add(tf.mul(q, tf.sub(logQ, logP)), tf.mul(tf.sub(1, q), tf.sub(log1mQ, log1mP)));
     return tf.mul(tf.mean(kl), temperature * temperature) as tf.Scalar;
   });
+}
+
+/**
+ * log σ(x) = −softplus(−x). Not `tf.logSigmoid`: its custom gradient closes over its input
+ * instead of saving it, so the tidy around a loss would dispose what the backward pass needs.
+ */
+function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
 }

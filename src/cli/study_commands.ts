@@ -1,0 +1,74 @@
+/** `apc compress`, `apc evaluate`, `apc run`: flags → library calls. */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseAttributionList } from '../attribution/registry.js';
+import { openDataset } from '../data/registry.js';
+import { parseMatchingConfig } from '../matching/matching_term.js';
+import { loadNet } from '../models/checkpoint.js';
+import { vggPreset } from '../models/vgg_config.js';
+import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
+import { computePairMaps, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
+import { formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
+import { withEpochs } from '../pipeline/train_to_checkpoints.js';
+
+export interface CompressFlags {
+  teacher: string; method: string; match: string; beta?: number; stochastic: number; matchClasses: string;
+  width: number; epochs?: number; trainLimit?: number; betaWarmup: number; seed: number; out: string; resume: boolean; quiet: boolean;
+}
+
+export async function compressCommand(f: CompressFlags): Promise<void> {
+  if (f.method !== 'kd') throw new Error(`--method '${f.method}' is not available yet; use kd`);
+  const { net: teacher, meta } = await loadNet(f.teacher);
+  const data = openDataset(String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0] });
+  const kind = f.match === 'wcam' ? 'swa' : f.match;
+  const matching = parseMatchingConfig({
+    kind, beta: kind === 'none' ? 0 : f.beta ?? 100, stochastic: f.stochastic,
+    matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
+  });
+  const arch = teacher.config.blocks.length === 4 ? 'vgg16s' : 'vgg16';
+  const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses });
+  const recipe = { ...withEpochs(SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
+  const r = await distill({ data, teacher, teacherDir: resolve(f.teacher), studentConfig, matching, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet });
+  process.stdout.write(`${f.method}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
+  r.net.dispose(); teacher.dispose();
+}
+
+export interface EvaluateFlags {
+  model: string; teacher?: string; data?: string; split: string; attribution: string; limit?: number; json?: string;
+}
+
+export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
+  const { net, meta } = await loadNet(f.model);
+  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.config.inputSize[0] });
+  if (!['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
+  const split = f.split as 'train' | 'val' | 'test';
+  const methods = parseAttributionList(f.attribution);
+  let teacherMaps;
+  if (f.teacher) {
+    const t = await loadNet(f.teacher);
+    const pairs = maskPairs(data, split, f.limit);
+    teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, split, pairs, m)] as const));
+    t.net.dispose();
+  }
+  const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps });
+  const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name, split, ...ev };
+  const text = JSON.stringify(out, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2);
+  if (f.json) await writeFile(f.json, text);
+  process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}\n`);
+  for (const [m, e] of Object.entries(ev.attribution)) {
+    process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} pairs)`
+      + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '') + '\n');
+  }
+  net.dispose();
+}
+
+export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean }
+
+export async function runCommand(f: RunFlags): Promise<void> {
+  const preset = STUDY_PRESETS[f.preset];
+  if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
+  const data = openDataset(f.data, { imageSize: 64 });
+  const started = Date.now();
+  const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet });
+  process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
