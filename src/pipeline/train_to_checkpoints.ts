@@ -73,7 +73,7 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     const state = loaded.meta.trainState as TrainState | undefined;
     if (!state) throw new Error(`${paths.last}/apc.json has no trainState: it was not written by an apc training stage`);
     resume = { state, optimizerState: await loadOptimizerState(paths.last) };
-    if (!opts.quiet) process.stderr.write(`${opts.label}: resuming from ${paths.last} after epoch ${state.epoch}\n`);
+    process.stderr.write(`${opts.label}: resuming from ${paths.last} after epoch ${state.epoch}\n`);
   } else {
     net = opts.createNet();
   }

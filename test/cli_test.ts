@@ -1,0 +1,85 @@
+/**
+ * End-to-end checks of the CLI as a user runs it (compiled through tsx): a tiny study writes a
+ * results.json of the documented shape, `apc train --resume` continues, checkpoints load with
+ * `tf.loadLayersModel`, and a corrupt checkpoint gives a one-line error naming the file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { fileSystemIO } from '../src/models/checkpoint_io.js';
+
+const root = new URL('..', import.meta.url).pathname;
+function apc(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, APC_BACKEND: 'wasm' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'apc-cli-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('apc train writes a checkpoint that tf.loadLayersModel loads, and --resume continues it', async () => {
+  const out = join(dir, 'teacher');
+  const a = apc(['train', '--width', '16', '--epochs', '1', '--train-limit', '64', '--quiet', '--out', out]);
+  assert.equal(a.code, 0, a.err);
+  assert.match(a.err, /backend: wasm/);
+  assert.match(a.out, /best val mAP \d+\.\d+ · F1 \d+\.\d+/);
+  tf.enableProdMode();
+  await tf.setBackend('cpu');
+  const model = await tfl.loadLayersModel(fileSystemIO(join(out, 'last')));
+  assert.equal(model.outputs[0].shape[1], 10);
+  const meta = JSON.parse(readFileSync(join(out, 'last', 'apc.json'), 'utf8'));
+  assert.equal(meta.trainState.epoch, 1);
+  assert.equal(meta.dataset, 'shapes');
+  model.dispose();
+  const b = apc(['train', '--width', '16', '--epochs', '2', '--train-limit', '64', '--quiet', '--resume', '--out', out]);
+  assert.equal(b.code, 0, b.err);
+  assert.match(b.err, /resuming from .* after epoch 1/);
+  const meta2 = JSON.parse(readFileSync(join(out, 'last', 'apc.json'), 'utf8'));
+  assert.equal(meta2.trainState.epoch, 2);
+  assert.equal(meta2.trainState.history.length, 2);
+  assert.deepEqual(meta2.trainState.history[0], meta.trainState.history[0]);
+});
+
+test('a truncated checkpoint gives a one-line error naming the file', () => {
+  const last = join(dir, 'teacher', 'last');
+  const w = join(last, 'weights.bin');
+  truncateSync(w, Math.floor(statSync(w).size / 2));
+  const r = apc(['evaluate', '--model', last, '--limit', '4']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /apc: error: .*weights\.bin/);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+});
+
+test('bad flags name the flag', () => {
+  const r = apc(['train', '--width', 'zero']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /--width must be an integer/);
+});
+
+test('apc run --preset smoke writes results.json with teacher and four KD rows', () => {
+  const out = join(dir, 'study');
+  const r = apc(['run', '--preset', 'smoke', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(res.dataset, 'shapes');
+  assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic']);
+  for (const m of res.models) {
+    for (const key of ['name', 'compression', 'match', 'beta', 'stochastic', 'params', 'mAP', 'f1']) assert.ok(key in m, `${m.name} lacks ${key}`);
+    const g = m.attribution.gradcam;
+    for (const key of ['auc', 'pointing']) assert.ok(key in g, `${m.name}.gradcam lacks ${key}`);
+    for (const key of ['cosine', 'spearman', 'topkIoU']) assert.ok(key in g.agreement, `${m.name} agreement lacks ${key}`);
+  }
+  const teacher = res.models[0];
+  assert.equal(teacher.compression, 'none');
+  assert.equal(teacher.attribution.gradcam.agreement.cosine, 1);
+  assert.equal(res.models[3].match, 'wcam');
+  assert.equal(res.models[4].stochastic, 0.3);
+  assert.ok(res.models[1].params < teacher.params);
+  assert.match(r.out, /kd\+wcam/);
+});
