@@ -19,7 +19,7 @@ export interface KdRecipe extends TrainRecipe {
 
 /** KD recipe for the 64×64 shapes presets (see README for how it was chosen). */
 export const SHAPES_KD_RECIPE: KdRecipe = {
-  epochs: 12, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, lrMilestones: [8, 11],
+  epochs: 8, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, lrMilestones: [6],
   augment: DEFAULT_AUGMENT, kd: { alpha: 0.9, temperature: 4 }, betaWarmupSteps: 0,
 };
 

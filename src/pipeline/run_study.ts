@@ -52,8 +52,9 @@ export function kdVariants(beta = DEFAULT_BETA): StudyVariant[] {
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
   quick: {
     name: 'quick',
-    teacher: { arch: 'vgg16', width: 4, recipe: SHAPES_TEACHER_RECIPE },
-    student: { width: 8, recipe: withEpochs(SHAPES_KD_RECIPE, 4) },
+    // Sized for ≤ 15 minutes on 2 cores (see README): a /8 teacher and /16 students.
+    teacher: { arch: 'vgg16', width: 8, recipe: withEpochs(SHAPES_TEACHER_RECIPE, 6) },
+    student: { width: 16, recipe: withEpochs(SHAPES_KD_RECIPE, 2) },
     variants: kdVariants(),
     methods: ['gradcam'],
     testLimit: 300,

@@ -9,8 +9,8 @@ import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_
 
 /** Teacher recipe for the 64×64 shapes presets (chosen by measurement; see README). */
 export const SHAPES_TEACHER_RECIPE: TrainRecipe = {
-  epochs: 12, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 5e-4,
-  lrMilestones: [8, 11], augment: DEFAULT_AUGMENT,
+  epochs: 8, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4,
+  lrMilestones: [6], augment: DEFAULT_AUGMENT,
 };
 
 export interface TrainTeacherOptions {

@@ -19,7 +19,15 @@ export interface AugmentOptions {
   minVisibleFraction: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentOptions = { scale: [0.35, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, minVisibleFraction: 0.3 };
+/** The reference's VOC augmentation (random-resized-crop area 8–100 %, aspect 3/4–4/3, flip). */
+export const VOC_AUGMENT: AugmentOptions = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, minVisibleFraction: 0.3 };
+
+/**
+ * Mild augmentation for the 64×64 procedural sets: measured on shapes (3 epochs of 3,000 images,
+ * VGG16s/8), crops down to 35 % area reached val mAP 29 vs 48 without augmentation — short
+ * runs cannot afford harder samples, and fresh procedural data already limits overfitting.
+ */
+export const DEFAULT_AUGMENT: AugmentOptions = { scale: [0.75, 1], ratio: [0.9, 1.1], flip: 0.5, minVisibleFraction: 0.3 };
 
 export interface HostBatch {
   readonly indices: readonly number[];
