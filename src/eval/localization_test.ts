@@ -10,16 +10,12 @@ import {
 } from './localization.js';
 import { pixelRocAuc } from './roc_auc.js';
 import { cosineSimilarity, minMaxNormalize } from './agreement.js';
+import { Rng } from '../engine/random.js';
 
+/** Seeded uniform [0,1) stream for randomised property tests. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 // 2×2 image: class 0 (mask 1) at pixel 0 and 2, background at 1, void at 3.

@@ -11,16 +11,12 @@ import {
   type PredictionInput,
 } from './prediction_metrics.js';
 import { averagePrecision } from './average_precision.js';
+import { Rng } from '../engine/random.js';
 
+/** Seeded uniform [0,1) stream for randomised property tests. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const close = (a: number, b: number, tol = 1e-4) =>
