@@ -44,7 +44,11 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Objecti
   return {
     beforeStep(batch, rng: Rng) {
       const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
-      const t = teacher.forward(batch.x, { capture: captures });
+      // tidy: the teacher's intermediate activations must not outlive the step
+      const t = tf.tidy(() => {
+        const r = teacher.forward(batch.x, { capture: captures });
+        return { logits: r.logits, activations: r.activations };
+      });
       teacherLogits = t.logits;
       if (useMatching) target = teacherTarget(matching, { net: teacher, activations: t.activations, logits: t.logits, training: false }, rng);
       tf.dispose(Object.values(t.activations));

@@ -35,7 +35,7 @@ import { callKernel, disposeAll, heapAlias, heapF32, releaseAlias, view, type Ba
 
 export type BackpropFilterStrategy = 'auto' | 'taps' | 'stacked' | 'conv' | 'js';
 
-let forced: BackpropFilterStrategy = 'auto';
+let forced: BackpropFilterStrategy = (process.env.APC_BPF_STRATEGY as BackpropFilterStrategy | undefined) ?? 'auto';
 /** For measurements and tests: force one implementation ('auto' restores the default choice). */
 export function setBackpropFilterStrategy(s: BackpropFilterStrategy): void {
   forced = s;

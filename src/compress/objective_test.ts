@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import '@tensorflow/tfjs-layers';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { Rng } from '../engine/random.js';
+import { parseMatchingConfig } from '../matching/matching_term.js';
+import { VggNet } from '../models/vgg.js';
+import { VggConfigSchema } from '../models/vgg_config.js';
+import { trainStep } from '../train/fit.js';
+import { SgdMomentum } from '../train/sgd.js';
+import { compressionObjective } from './objective.js';
+
+tf.enableProdMode();
+await tf.setBackend('cpu');
+
+test('KD (+ matching) steps leak no tensors and never touch the teacher', async () => {
+  const cfg = (w: number) => VggConfigSchema.parse({ kind: 'vgg', blocks: [[w], [w]], inputSize: [8, 8], numClasses: 3 });
+  const teacher = VggNet.create(cfg(6), 1);
+  const before = teacher.snapshot();
+  const rng = new Rng(2);
+  const x = tf.tensor4d(rng.uniformArray(4 * 8 * 8 * 3, -1, 1), [4, 8, 8, 3]);
+  const y = tf.tensor2d([1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0], [4, 3]);
+  for (const kind of ['none', 'ewa', 'swa'] as const) {
+    const student = VggNet.create(cfg(4), 3);
+    const opt = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+    const objective = compressionObjective({ teacher, kd: { alpha: 0.9, temperature: 4 }, matching: parseMatchingConfig({ kind, beta: kind === 'none' ? 0 : 1 }) });
+    const vars = student.trainableVariables();
+    await trainStep(student, objective, opt, vars, { x, y, indices: [0, 1, 2, 3] }, rng); // creates momentum buffers
+    const n0 = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const r = await trainStep(student, objective, opt, vars, { x, y, indices: [0, 1, 2, 3] }, rng);
+      assert.ok(Number.isFinite(r.loss), `${kind}: loss ${r.loss}`);
+      if (kind !== 'none') assert.ok('match' in r.parts, `${kind}: match part logged`);
+    }
+    assert.equal(tf.memory().numTensors, n0, `${kind}: tensor count flat across steps`);
+    opt.dispose(); student.dispose();
+  }
+  for (const [k, v] of teacher.weights) assert.deepEqual(v.dataSync(), before[k].dataSync(), `teacher ${k} unchanged`);
+  tf.dispose([x, y, ...Object.values(before)]); teacher.dispose();
+});
