@@ -70,7 +70,10 @@ export class VggNet {
     const layout = vggLayout(config);
     const rng = Rng.derive(seed, 'init');
     const w = new Map<string, tf.Variable>();
-    const v = (name: string, t: tf.Tensor) => w.set(name, tf.variable(t, true, `apc:${name}#${nextId()}`));
+    const v = (name: string, t: tf.Tensor) => {
+      w.set(name, tf.variable(t, true, `apc:${name}#${nextId()}`));
+      t.dispose(); // the variable holds its own reference to the data
+    };
     for (const c of layout.convs) {
       const bound = 1 / Math.sqrt(9 * c.inChannels);
       v(`${c.name}/kernel`, tf.tensor4d(rng.uniformArray(9 * c.inChannels * c.outChannels, -bound, bound), [3, 3, c.inChannels, c.outChannels]));

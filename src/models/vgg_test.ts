@@ -83,3 +83,13 @@ test('training forward: BN moving statistics follow PyTorch semantics', () => {
   }
   net.dispose();
 });
+
+test('creating and disposing networks leaks no tensors', () => {
+  const cfg = vggPreset({ width: 32, imageSize: 16, numClasses: 3 });
+  VggNet.create(cfg, 0).dispose(); // warm-up
+  const n0 = tf.memory().numTensors;
+  const a = VggNet.create(cfg, 1);
+  const b = a.clone();
+  a.dispose(); b.dispose();
+  assert.equal(tf.memory().numTensors, n0);
+});

@@ -14,6 +14,7 @@ import type { VggNet } from '../models/vgg.js';
 import { vggParamCount } from '../models/vgg_config.js';
 import type { AugmentOptions } from '../train/batches.js';
 import { fit, type Objective, type TrainState } from '../train/fit.js';
+import type { SgdMomentum } from '../train/sgd.js';
 import { APC_VERSION } from '../version.js';
 
 /** SGD recipe of one training stage. */
@@ -52,6 +53,14 @@ export interface StageOptions {
   quiet?: boolean;
   label: string;
   provenance?: Record<string, unknown>;
+  /**
+   * Builds the optimizer `fit` uses, given the network actually trained (fresh from `createNet`
+   * or resumed from OUT/last), e.g. to install pruning masks keyed by ITS variable names. Give it
+   * the recipe's momentum and weight decay (`fit` sets the learning rate every epoch). Default: a
+   * plain SgdMomentum from the recipe. Its momentum buffers are disposed after training; masks
+   * stay the caller's.
+   */
+  optimizer?: (net: VggNet) => SgdMomentum;
 }
 
 export interface StageResult {
@@ -85,7 +94,9 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     metrics: state.history.at(-1)?.metrics ?? {},
     provenance: { apc: APC_VERSION, backend: currentBackend()?.name, savedAt: new Date().toISOString(), ...opts.provenance },
   });
+  const optimizer = opts.optimizer?.(net);
   const report = await fit(net, opts.objective(net), {
+    optimizer,
     data: opts.data, epochs: r.epochs, batchSize: r.batchSize, seed: opts.seed,
     sgd: { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay }, lrMilestones: r.lrMilestones,
     augment: r.augment ?? undefined, trainLimit: r.trainLimit, label: opts.label, quiet: opts.quiet, selectBy: 'mAP', resume,
@@ -102,6 +113,7 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
       }
     },
   });
+  optimizer?.dispose();
   net.dispose();
   if (!existsSync(paths.best)) throw new Error(`${opts.label}: no epoch produced a finite val mAP, so ${paths.best} was never written`);
   const best = await loadNet(paths.best);
