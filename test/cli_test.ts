@@ -83,3 +83,19 @@ test('apc run --preset smoke writes results.json with teacher and four KD rows',
   assert.ok(res.models[1].params < teacher.params);
   assert.match(r.out, /kd\+wcam/);
 });
+
+test('apc compress --method structured writes a physically smaller checkpoint', () => {
+  const out = join(dir, 'structured');
+  const r = apc(['compress', '--teacher', join(dir, 'teacher', 'best'), '--method', 'structured', '--rate', '0.5',
+    '--match', 'wcam', '--beta', '1', '--epochs', '1', '--train-limit', '32', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /structured p=0\.5\+wcam: best val mAP/);
+  const teacher = JSON.parse(readFileSync(join(dir, 'teacher', 'best', 'apc.json'), 'utf8'));
+  const pruned = JSON.parse(readFileSync(join(out, 'best', 'apc.json'), 'utf8'));
+  const widths = (m: { config: { blocks: number[][] } }) => m.config.blocks.flat();
+  const [t, p] = [widths(teacher), widths(pruned)];
+  assert.equal(p[0], Math.floor(t[0] * 0.5), 'first conv pruned at rate p');
+  assert.equal(p[1], t[1], 'second conv untouched');
+  assert.equal(p.at(-1), Math.floor(t.at(-1)! * 0.5), 'last conv pruned at rate p');
+  assert.ok(pruned.params < teacher.params);
+});

@@ -50,9 +50,11 @@ export function buildProgram(): Command {
     });
 
   program.command('compress')
-    .description('compress a teacher checkpoint (knowledge distillation), with or without attribution matching')
+    .description('compress a teacher checkpoint (distillation or pruning), with or without attribution matching')
     .requiredOption('--teacher <dir>', 'teacher checkpoint directory (e.g. runs/teacher/best)')
-    .option('--method <m>', 'compression method: kd', 'kd')
+    .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
+    .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
+    .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
     .addOption(new Option('--match <kind>', 'attribution matching regulariser').choices(['none', 'ewa', 'wcam']).default('none'))
     .option('--beta <x>', 'matching weight β (default 100)', num('--beta'))
     .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)

@@ -7,6 +7,7 @@ import { parseMatchingConfig } from '../matching/matching_term.js';
 import { loadNet } from '../models/checkpoint.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
+import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { computePairMaps, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
@@ -14,10 +15,15 @@ import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 export interface CompressFlags {
   teacher: string; method: string; match: string; beta?: number; stochastic: number; matchClasses: string;
   width: number; epochs?: number; trainLimit?: number; betaWarmup: number; seed: number; out: string; resume: boolean; quiet: boolean;
+  /** Pruning: structured global rate p (default 0.3) or unstructured per-round rate r (default 0.2). */
+  rate?: number;
+  /** Pruning rounds: structured iterative R (default 1 = one-shot), unstructured rounds (default 16). */
+  rounds?: number;
 }
 
 export async function compressCommand(f: CompressFlags): Promise<void> {
-  if (f.method !== 'kd') throw new Error(`--method '${f.method}' is not available yet; use kd`);
+  if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
+  if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   const { net: teacher, meta } = await loadNet(f.teacher);
   const data = openDataset(String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0] });
   const kind = f.match === 'wcam' ? 'swa' : f.match;
@@ -25,12 +31,32 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     kind, beta: kind === 'none' ? 0 : f.beta ?? 100, stochastic: f.stochastic,
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
   });
-  const arch = teacher.config.blocks.length === 4 ? 'vgg16s' : 'vgg16';
-  const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses });
-  const recipe = { ...withEpochs(SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
-  const r = await distill({ data, teacher, teacherDir: resolve(f.teacher), studentConfig, matching, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet });
-  process.stdout.write(`${f.method}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
-  r.net.dispose(); teacher.dispose();
+  const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
+  try {
+    if (f.method === 'kd') {
+      const arch = teacher.config.blocks.length === 4 ? 'vgg16s' : 'vgg16';
+      const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses });
+      const recipe = { ...withEpochs(SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
+      const r = await distill({ ...common, studentConfig, recipe });
+      process.stdout.write(`kd+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
+      r.net.dispose();
+      return;
+    }
+    const recipe = { ...withEpochs(SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
+    if (f.method === 'structured') {
+      const r = await structuredPruneAndFineTune({ ...common, recipe, rate: f.rate ?? 0.3, rounds: f.rounds ?? 1 });
+      process.stdout.write(`structured p=${f.rate ?? 0.3}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.bestDir}\n`);
+      r.net.dispose();
+      return;
+    }
+    const r = await unstructuredPruneRounds({ ...common, recipe, rate: f.rate ?? 0.2, rounds: f.rounds ?? 16 });
+    for (const t of r.rounds) {
+      process.stdout.write(`round ${t.round}: sparsity ${(100 * t.sparsity).toFixed(1)} % · val mAP before ${t.before.mAP?.toFixed(2)} → best ${t.best.mAP?.toFixed(2)} · ${t.dir}\n`);
+    }
+    process.stdout.write(`unstructured r=${f.rate ?? 0.2}+${f.match}: ${r.rounds.length} rounds · curve ${r.summaryPath}\n`);
+  } finally {
+    teacher.dispose();
+  }
 }
 
 export interface EvaluateFlags {
