@@ -56,7 +56,7 @@ export function buildProgram(): Command {
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
     .addOption(new Option('--match <kind>', 'attribution matching regulariser').choices(['none', 'ewa', 'wcam']).default('none'))
-    .option('--beta <x>', 'matching weight β (default 100)', num('--beta'))
+    .option('--beta <x>', 'matching weight β (default 1, chosen by a sweep on shapes; the paper uses 100 at a 7×7 layer on VOC)', num('--beta'))
     .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)
     .addOption(new Option('--match-classes <mode>', 'classes matched: the teacher\'s top-1, or all teacher-positive classes weighted by probability').choices(['top1', 'positive']).default('top1'))
     .option('--width <n>', 'student width divisor (same layout as the teacher)', int('--width', 1), 8)

@@ -9,7 +9,7 @@ import { vggPreset } from '../models/vgg_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { computePairMaps, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
-import { formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
+import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
 export interface CompressFlags {
@@ -28,7 +28,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   const data = openDataset(String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0] });
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
-    kind, beta: kind === 'none' ? 0 : f.beta ?? 100, stochastic: f.stochastic,
+    kind, beta: kind === 'none' ? 0 : f.beta ?? DEFAULT_BETA, stochastic: f.stochastic,
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
   });
   const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
