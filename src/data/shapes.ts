@@ -7,11 +7,16 @@
  * class-correlated context cue (a thin coloured frame) and a little pixel noise.
  *
  * Classes differ by outline AND fill texture, never by colour: every class has its own texture
- * (solid, dots, gradient, speckle, diagonal hatching, contrasting border, concentric rings, grid,
- * stripes, checker) and all but `stripes`/`checker` (disk / square outlines, like `circle` /
- * `square`) their own outline. Textures make the classes learnable in minutes from scratch (with
- * plain solid shapes a small VGG stayed near chance on outlines after 10 epochs) and put the
- * evidence inside the object, so a well-trained network's heat-maps must land on it.
+ * (solid, dots, coarse camo noise, speckle, diagonal hatching, contrasting border, concentric
+ * rings, grid, stripes, checker) and all but `stripes`/`checker` (disk / square outlines, like
+ * `circle` / `square`) their own outline. Textures put the evidence inside the object (so a good
+ * network's heat-maps land on it) and make the classes learnable faster from scratch. Measured
+ * with VGG16s/8 (SGD 0.05, batch 32, no augmentation, dropout 0, wd 1e-4, 6000 train), val mAP:
+ *   textures (gradient on triangle)  epoch 6: 85.9   epoch 10: 93.6 (Grad-CAM pointing 74 % / 92 % ±4 px)
+ *   textures (camo on triangle)      epoch 6: 89.5
+ *   outlines only (all solid)        epoch 6: 62.6   epoch 10: 89.7 (pointing 69 % / 86 % ±4 px)
+ * With random-resized crops, dropout 0.5 and batch 64 learning is much slower (outlines only:
+ * 52 after 10 epochs; textures: 58 after 6).
  *
  * Masks: 0 = background (incl. clutter and the frame), k+1 = class k for pixels whose top-most
  * object covers at least half the pixel (signed distance ≤ 0 at the pixel centre), 255 = void
@@ -311,7 +316,7 @@ export function resolveShapesOptions(opts: ShapesOptions = {}): ResolvedShapesOp
 // ---------------------------------------------------------------------------------------------
 // Classes (unit space: the object's nominal radius is 1, +v points down)
 
-type Texture = 'solid' | 'stripes' | 'checker' | 'dots' | 'gradient' | 'speckle' | 'hatch' | 'border' | 'rings' | 'grid';
+type Texture = 'solid' | 'stripes' | 'checker' | 'dots' | 'camo' | 'speckle' | 'hatch' | 'border' | 'rings' | 'grid';
 
 interface ClassDef {
   /** Max distance of the outline from the centre, in units of the nominal radius. */
@@ -343,7 +348,7 @@ const ARROW = new Float64Array([-1, -0.3, -0.1, -0.3, -0.1, -0.72, 1, 0, -0.1, 0
 const CLASS_DEFS: readonly ClassDef[] = [
   { extent: 0.92, texture: 'solid', sdf: (u, v) => sdCircle(u, v, 0.92) }, // circle
   { extent: 1.02, texture: 'dots', sdf: (u, v) => sdBox(u, v, 0.72, 0.72) }, // square
-  { extent: 1.15, texture: 'gradient', sdf: (u, v) => sdPolygon(u, v, TRIANGLE) }, // triangle
+  { extent: 1.15, texture: 'camo', sdf: (u, v) => sdPolygon(u, v, TRIANGLE) }, // triangle
   { extent: 1.05, texture: 'speckle', sdf: (u, v) => sdPolygon(u, v, CROSS) }, // cross
   { extent: 0.95, texture: 'hatch', sdf: (u, v) => Math.abs(Math.sqrt(u * u + v * v) - 0.68) - 0.27 }, // ring
   { extent: 1.1, texture: 'border', sdf: (u, v) => sdPolygon(u, v, STAR) }, // star
@@ -705,7 +710,16 @@ function textureMix(t: Texture, u: number, v: number, d: number, R: number, peri
       const r = Math.hypot(fu, fv) * p; // distance to the nearest lattice point
       return Math.min(1, Math.max(0, 1.6 - r));
     }
-    case 'gradient': return Math.min(1, Math.max(0, 0.5 + v / (1.6 * R)));
+    case 'camo': {
+      // Coarse two-tone noise: 3-px cells of the object's local frame, hashed with a per-object
+      // salt. (A smooth two-colour gradient was tried first: too easily confused with the
+      // objects' shading and the background gradients — triangle AP 37 vs 85 after 6 epochs.)
+      const salt = (phase * 4294967296) | 0;
+      let h = Math.imul((Math.floor(u / 3) * 73856093) ^ (Math.floor(v / 3) * 19349663) ^ salt, 0x9e3779b1) >>> 0;
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x85ebca6b) >>> 0;
+      return (h >>> 16) & 1;
+    }
     case 'speckle': {
       // fixed-position hash noise: high frequency, two colours
       let h = Math.imul((x * 73856093) ^ (y * 19349663), 0x9e3779b1) >>> 0;
