@@ -1,7 +1,7 @@
 /** `apc train`: flags → trainTeacher. */
 import { openDataset } from '../data/registry.js';
 import { vggPreset } from '../models/vgg_config.js';
-import { SHAPES_TEACHER_RECIPE, trainTeacher } from '../pipeline/train_teacher.js';
+import { SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, trainTeacher } from '../pipeline/train_teacher.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
 export interface TrainFlags {
@@ -21,7 +21,7 @@ export interface TrainFlags {
 
 export async function trainCommand(f: TrainFlags): Promise<void> {
   const data = openDataset(f.data, { imageSize: f.imageSize });
-  const config = vggPreset({ arch: f.arch, width: f.width, imageSize: f.imageSize, numClasses: data.info.classNames.length });
+  const config = vggPreset({ arch: f.arch, width: f.width, imageSize: f.imageSize, numClasses: data.info.classNames.length, dropout: SHAPES_TEACHER_DROPOUT });
   const recipe = { ...withEpochs(SHAPES_TEACHER_RECIPE, f.epochs),
     ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
   const r = await trainTeacher({ data, config, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,

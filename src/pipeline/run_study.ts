@@ -14,7 +14,7 @@ import { vggParamCount, vggPreset } from '../models/vgg_config.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
 import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
-import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
+import { SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
 
 export interface StudyVariant {
@@ -150,7 +150,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const K = data.info.classNames.length;
   const imageSize = data.info.height;
 
-  const teacherConfig = vggPreset({ arch: preset.teacher.arch, width: preset.teacher.width, imageSize, numClasses: K });
+  const teacherConfig = vggPreset({ arch: preset.teacher.arch, width: preset.teacher.width, imageSize, numClasses: K, dropout: SHAPES_TEACHER_DROPOUT });
   const t = await trainTeacher({ data, config: teacherConfig, recipe: preset.teacher.recipe, seed, outDir: join(outDir, 'teacher'), resume: true, quiet: opts.quiet });
   stages.push({ name: 'teacher', seconds: t.seconds });
   log(`teacher: val mAP ${t.val.mAP?.toFixed(2)} · F1 ${t.val.F1?.toFixed(2)} · ${t.seconds.toFixed(0)} s · ${t.bestDir}`);

@@ -2,16 +2,23 @@
 import type { Dataset } from '../data/dataset.js';
 import { VggNet } from '../models/vgg.js';
 import type { VggConfig } from '../models/vgg_config.js';
-import { DEFAULT_AUGMENT } from '../train/batches.js';
 import { labelObjective } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
 
-/** Teacher recipe for the 64×64 shapes presets (chosen by measurement; see README). */
+/**
+ * Teacher recipe for the 64×64 shapes presets, chosen by measurement (VGG16s/8, 600 val images):
+ * without augmentation and head dropout val mAP reached 85.9 at epoch 6 and 93.6 at epoch 10;
+ * with random-resized crops and dropout 0.5 it was 58 after 6 epochs. Fresh procedural images
+ * already limit overfitting at this length of run.
+ */
 export const SHAPES_TEACHER_RECIPE: TrainRecipe = {
   epochs: 8, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4,
-  lrMilestones: [6], augment: DEFAULT_AUGMENT,
+  lrMilestones: [6], augment: null,
 };
+
+/** Head dropout of the shapes teacher (see SHAPES_TEACHER_RECIPE). */
+export const SHAPES_TEACHER_DROPOUT = 0;
 
 export interface TrainTeacherOptions {
   data: Dataset;
