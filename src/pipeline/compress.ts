@@ -23,20 +23,25 @@ export const SHAPES_KD_RECIPE: KdRecipe = {
   augment: DEFAULT_AUGMENT, kd: { alpha: 0.9, temperature: 4 }, betaWarmupSteps: 0,
 };
 
-export interface DistillOptions {
+/** What every compression stage (distillation, structured and unstructured pruning) takes. */
+export interface CompressionStageOptions {
   data: Dataset;
+  /** The trained network: the frozen, inference-mode teacher (and, for pruning, the start). Not modified. */
   teacher: VggNet;
   /** Teacher checkpoint directory (recorded in apc.json). */
   teacherDir?: string;
-  studentConfig: VggConfig;
   matching: MatchingConfig;
-  recipe: KdRecipe;
   seed: number;
   outDir: string;
   resume?: boolean;
   quiet?: boolean;
   label?: string;
   provenance?: Record<string, unknown>;
+}
+
+export interface DistillOptions extends CompressionStageOptions {
+  studentConfig: VggConfig;
+  recipe: KdRecipe;
 }
 
 export function distill(opts: DistillOptions): Promise<StageResult> {

@@ -22,7 +22,6 @@ import {
   applyMasks, disposeMasks, globalMagnitudeMasks, installMasks, type LayerSparsity, prunableWeights, sparsitySchedule,
 } from '../compress/unstructured_prune.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
-import type { MatchingConfig } from '../matching/matching_term.js';
 import { modelStats } from '../models/accounting.js';
 import { checkpointPaths, writeFileAtomic } from '../models/checkpoint_io.js';
 import { loadNet } from '../models/checkpoint.js';
@@ -31,6 +30,7 @@ import type { VggConfig } from '../models/vgg_config.js';
 import { DEFAULT_AUGMENT } from '../train/batches.js';
 import type { Objective } from '../train/fit.js';
 import { SgdMomentum } from '../train/sgd.js';
+import type { CompressionStageOptions } from './compress.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
 
 /**
@@ -55,21 +55,9 @@ export const VOC_PRUNE_RECIPE: TrainRecipe = {
 /** Val metrics (×100) recorded right after pruning and for the best fine-tuning epoch. */
 export type ValMetrics = Record<string, number>;
 
-interface CommonPruneOptions {
-  data: Dataset;
-  /** The trained dense network: the starting point and the frozen matching teacher. Not modified. */
-  teacher: VggNet;
-  /** Teacher checkpoint directory (recorded in apc.json). */
-  teacherDir?: string;
-  matching: MatchingConfig;
+interface CommonPruneOptions extends CompressionStageOptions {
   /** Fine-tuning recipe of EVERY round. */
   recipe: TrainRecipe;
-  seed: number;
-  outDir: string;
-  resume?: boolean;
-  quiet?: boolean;
-  label?: string;
-  provenance?: Record<string, unknown>;
   /** Round t+1 starts from round t's last-epoch weights (default, quirk C10) or its best epoch. */
   continueFrom?: 'last' | 'best';
 }

@@ -3,7 +3,6 @@
  * every configured variant, evaluates all models on the test split with the selected attribution
  * methods, and writes `OUT/results.json`. Every stage checkpoints, so an interrupted run resumes.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
