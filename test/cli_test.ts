@@ -62,15 +62,17 @@ test('bad flags name the flag', () => {
   assert.match(r.err, /--width must be an integer/);
 });
 
-test('apc run --preset smoke writes results.json with teacher and four KD rows', () => {
+test('apc run --preset smoke writes results.json with teacher, four KD rows, pruning rows ± WCAM and the sparsity series', () => {
   const out = join(dir, 'study');
   const r = apc(['run', '--preset', 'smoke', '--quiet', '--out', out]);
   assert.equal(r.code, 0, r.err);
   const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(res.dataset, 'shapes');
-  assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic']);
+  assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic',
+    'structured', 'structured+wcam', 'unstructured', 'unstructured+wcam']);
   for (const m of res.models) {
-    for (const key of ['name', 'compression', 'match', 'beta', 'stochastic', 'params', 'mAP', 'f1']) assert.ok(key in m, `${m.name} lacks ${key}`);
+    for (const key of ['name', 'compression', 'match', 'beta', 'stochastic', 'params', 'flops', 'sparsity', 'bytes', 'mAP', 'f1']) assert.ok(key in m, `${m.name} lacks ${key}`);
+    assert.ok(m.bytes > 4 * m.params, `${m.name}: checkpoint holds float32 weights`);
     const g = m.attribution.gradcam;
     for (const key of ['auc', 'pointing']) assert.ok(key in g, `${m.name}.gradcam lacks ${key}`);
     for (const key of ['cosine', 'spearman', 'topkIoU']) assert.ok(key in g.agreement, `${m.name} agreement lacks ${key}`);
@@ -82,6 +84,21 @@ test('apc run --preset smoke writes results.json with teacher and four KD rows',
   assert.equal(res.models[4].stochastic, 0.3);
   assert.ok(res.models[1].params < teacher.params);
   assert.match(r.out, /kd\+wcam/);
+  const byName = new Map(res.models.map((m: { name: string }) => [m.name, m]));
+  const [s, sw, u, uw] = ['structured', 'structured+wcam', 'unstructured', 'unstructured+wcam'].map((n) => byName.get(n) as Record<string, number & string>);
+  assert.equal(s.match, 'none');
+  assert.equal(sw.match, 'wcam');
+  assert.ok(s.params < teacher.params && s.flops < teacher.flops, 'structured pruning shrinks the network');
+  assert.equal(s.sparsity, 0);
+  assert.equal(u.params, teacher.params, 'unstructured keeps the dense shape');
+  assert.ok(Math.abs(u.sparsity - 0.75) < 1e-3 && Math.abs(uw.sparsity - 0.75) < 1e-3, `2 rounds of r = 0.5 → 75 % (got ${u.sparsity})`);
+  assert.ok(u.flopsEffective < 0.5 * teacher.flopsEffective);
+  assert.ok(u.bytesGzip < teacher.bytesGzip, 'zeros compress');
+  assert.deepEqual(res.series.map((x: { name: string }) => x.name), ['unstructured', 'unstructured+wcam']);
+  for (const x of res.series) {
+    assert.deepEqual(x.points.map((p: { sparsity: number }) => Math.round(p.sparsity * 100)), [50, 75]);
+    for (const p of x.points) assert.ok('gradcam' in p.attribution && Number.isFinite(p.mAP));
+  }
 });
 
 test('apc compress --method structured writes a physically smaller checkpoint', () => {

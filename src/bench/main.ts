@@ -1,7 +1,14 @@
 /**
  * `npm run bench`: training-step and forward times of the VGG presets at batch 16 on the chosen
  * backend, with the pure-JS cpu backend measured in the same run as the baseline (few steps: it
- * is slow). Prints a table; `--json FILE` also writes the figures.
+ * is slow); then maps/s of every attribution method and memory figures (peak RSS of an
+ * `apc run --preset smoke` child, tensor count / RSS across epochs). Prints tables; `--json FILE`
+ * also writes the figures.
+ *
+ * `--vs-torch` replaces the cpu comparison by PyTorch on the same CPU (vs_torch.ts): apc and
+ * PyTorch (Debian's python3-torch in a child; `npm run bench:setup` installs it) alternate, and
+ * the table gives medians and the apc/PyTorch ratio per row. `--profile` prints apc's per-kernel
+ * times for each row. `--skip-attribution`, `--skip-memory` and `--skip-presets` drop sections.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileSync } from 'node:fs';
@@ -11,9 +18,12 @@ import { registerKernelPack } from '../engine/kernels/register.js';
 import { Rng } from '../engine/random.js';
 import { VggNet } from '../models/vgg.js';
 import { type VggConfig, vggParamCount, vggPreset } from '../models/vgg_config.js';
+import { kinds } from '../attribution/registry.js';
 import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
+import { epochMemoryCheck, smokeRunRss } from './memory.js';
+import { attributionThroughput, formatVsTorch, profileRows, runVsTorch, table } from './vs_torch.js';
 
 interface Preset { name: string; config: VggConfig; cpu: boolean }
 
@@ -63,36 +73,80 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     steps: { type: 'string', default: '10' }, 'cpu-steps': { type: 'string', default: '2' },
     batch: { type: 'string', default: '16' }, json: { type: 'string' }, 'vs-torch': { type: 'boolean', default: false },
+    reps: { type: 'string', default: '7' }, 'torch-threads': { type: 'string', default: '2' },
+    profile: { type: 'boolean', default: false },
+    'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
+    'skip-presets': { type: 'boolean', default: false },
   } });
   const steps = Number(values.steps), cpuSteps = Number(values['cpu-steps']), batch = Number(values.batch);
   const info = await initBackend();
-  console.log(`apc bench · backend ${describeBackend(info)} · batch ${batch} · medians of ${steps} steps (${cpuSteps} on cpu)`);
-  if (values['vs-torch']) console.log('note: --vs-torch (PyTorch side-by-side) is not implemented yet');
+  const report: Record<string, unknown> = { backend: info, batch };
+  const log = (s: string) => console.log(s);
+  if (values['vs-torch']) {
+    const reps = Number(values.reps);
+    console.log(`apc bench --vs-torch · backend ${describeBackend(info)} · batch ${batch} · apc and PyTorch alternate, medians of ${reps} rounds`);
+    const r = await runVsTorch({ batch, reps, threads: Number(values['torch-threads']), log });
+    for (const l of formatVsTorch(r)) console.log(l);
+    console.log('ratio = apc time / PyTorch time (< 1: apc faster). The machine may be shared: compare ratios, not absolute ms.');
+    report.vsTorch = r;
+  } else if (!values['skip-presets']) {
+    console.log(`apc bench · backend ${describeBackend(info)} · batch ${batch} · medians of ${steps} steps (${cpuSteps} on cpu)`);
+    report.rows = await presetTable(info.name, batch, steps, cpuSteps);
+  }
+  if (values.profile) {
+    console.log('\napc per-kernel profile (one call after a warm-up; nested kernels count in their caller):');
+    await profileRows(batch, log);
+  }
+  if (!values['skip-attribution']) {
+    const list = kinds();
+    const attrBatch = 8;
+    const rows = await attributionThroughput(list, attrBatch, 3);
+    console.log(`\nattribution maps/s (vgg16s/8 @64, batch ${attrBatch}, default configs, median of 3 after a warm-up):`);
+    for (const l of table(['method', 'ms / batch', 'maps/s'], rows.map((a) => [a.kind, a.ms.toFixed(1), a.mapsPerSec.toFixed(1)]))) console.log(l);
+    report.attribution = rows;
+  }
+  if (!values['skip-memory']) {
+    const epochs = await epochMemoryCheck();
+    console.log('\nmemory across epochs (fit, KD + WCAM, /16 student, 4 epochs of 64 images):');
+    for (const l of table(['epoch', 'tensors', 'tensor MB', 'RSS MB'], epochs.rows.map((e) => [String(e.epoch + 1), String(e.tensors), e.tensorMb.toFixed(2), e.rssMb.toFixed(0)]))) console.log(l);
+    console.log(`tensor count ${epochs.flat ? 'flat' : 'GROWS'} across epochs; RSS epoch 2→${epochs.rows.length}: ${epochs.rssGrowthMb >= 0 ? '+' : ''}${epochs.rssGrowthMb.toFixed(1)} MB`);
+    const smoke = await smokeRunRss();
+    console.log(smoke.ok
+      ? `apc run --preset smoke (child): ${smoke.seconds.toFixed(0)} s, peak RSS ${smoke.maxRssMb?.toFixed(0) ?? '?'} MB`
+      : `apc run --preset smoke (child) failed: ${smoke.note}`);
+    report.memory = { epochs, smoke };
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+}
+
+async function presetTable(backendName: string, batch: number, steps: number, cpuSteps: number): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   for (const p of PRESETS) {
-    await tf.setBackend(info.name);
+    await tf.setBackend(backendName);
     const main = await timeOne(p.config, batch, steps, steps);
     let cpu: { stepMs: number; forwardMs: number } | undefined;
-    if (p.cpu && info.name !== 'cpu') {
+    if (p.cpu && backendName !== 'cpu') {
       await tf.setBackend('cpu');
       registerKernelPack('cpu');
       cpu = await timeOne(p.config, batch, cpuSteps, cpuSteps);
     }
-    rows.push({ preset: p.name, params: vggParamCount(p.config), backend: info.name, trainStepMs: main.stepMs, forwardMs: main.forwardMs,
+    rows.push({ preset: p.name, params: vggParamCount(p.config), backend: backendName, trainStepMs: main.stepMs, forwardMs: main.forwardMs,
       cpuTrainStepMs: cpu?.stepMs, cpuForwardMs: cpu?.forwardMs,
       trainSpeedup: cpu ? cpu.stepMs / main.stepMs : undefined, forwardSpeedup: cpu ? cpu.forwardMs / main.forwardMs : undefined });
   }
-  await tf.setBackend(info.name);
+  await tf.setBackend(backendName);
   const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : 'n/a');
-  const header = ['preset', 'params', `train step ms (${info.name})`, 'forward ms', 'cpu train ms', 'cpu fwd ms', 'train ×cpu', 'fwd ×cpu'];
+  const header = ['preset', 'params', `train step ms (${backendName})`, 'forward ms', 'cpu train ms', 'cpu fwd ms', 'train ×cpu', 'fwd ×cpu'];
   const lines = rows.map((r) => [r.preset, (r.params as number).toLocaleString('en-US'), f(r.trainStepMs), f(r.forwardMs), f(r.cpuTrainStepMs, 0), f(r.cpuForwardMs, 0), f(r.trainSpeedup), f(r.forwardSpeedup)].map(String));
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
-  console.log(fmt(header));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const l of lines) console.log(fmt(l));
+  for (const l of table(header, lines)) console.log(l);
   console.log('×cpu = how many times faster than the pure-JS cpu backend measured in this run.');
-  if (values.json) writeFileSync(values.json, JSON.stringify({ backend: info, batch, rows }, null, 2));
+  return rows;
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`apc bench: error: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+}

@@ -5,7 +5,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeBackend, initBackend } from '../engine/backend.js';
 import { APC_VERSION } from '../version.js';
+import { BadInputError, commandBadInputLog } from '../data/bad_input.js';
+import { kinds as attributionKinds } from '../attribution/registry.js';
+import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
+import { explainCommand } from './explain_command.js';
 import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
+import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
 
 function int(name: string, min = 0) {
@@ -32,10 +37,11 @@ export function buildProgram(): Command {
 
   program.command('train')
     .description('train a teacher CNN from scratch (writes OUT/best and OUT/last checkpoints)')
-    .option('--data <spec>', 'dataset: shapes', 'shapes')
+    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder)', 'shapes')
+    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
     .option('--arch <name>', 'architecture: vgg16 (4-block layout below 128 px), vgg16s, vgg11', 'vgg16')
     .option('--width <n>', 'width divisor: 1 = full VGG16, 2, 4, 8 …', int('--width', 1), 4)
-    .option('--image-size <n>', 'input height and width in pixels', int('--image-size', 8), 64)
+    .option('--image-size <n>', 'input height and width in pixels (default: the dataset\'s, 64; VOC 227)', int('--image-size', 8))
     .option('--epochs <n>', 'training epochs (default: the dataset recipe)', int('--epochs', 1))
     .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1))
     .option('--lr <x>', 'initial learning rate', num('--lr'))
@@ -52,6 +58,8 @@ export function buildProgram(): Command {
   program.command('compress')
     .description('compress a teacher checkpoint (distillation or pruning), with or without attribution matching')
     .requiredOption('--teacher <dir>', 'teacher checkpoint directory (e.g. runs/teacher/best)')
+    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder) (default: the teacher\'s)')
+    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
     .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
@@ -76,8 +84,9 @@ export function buildProgram(): Command {
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
     .requiredOption('--model <dir>', 'checkpoint directory')
     .option('--teacher <dir>', 'teacher checkpoint for attribution agreement')
-    .option('--data <spec>', 'dataset (default: the one in the checkpoint)')
-    .option('--split <name>', 'train, val or test', 'test')
+    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder) (default: the one in the checkpoint)')
+    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
+    .option('--split <name>', 'train, val or test (VOC: Main train, Main val, Segmentation val)', 'test')
     .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput', 'gradcam')
     .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
     .option('--json <file>', 'write the full evaluation as JSON')
@@ -86,16 +95,48 @@ export function buildProgram(): Command {
       await evaluateCommand(opts);
     });
 
+  program.command('explain')
+    .description('heat-map PNG of one image: input with the class\'s mask outline, then one overlay per model')
+    .requiredOption('--model <dir>', 'checkpoint directory')
+    .option('--image <file>', 'a .png or .jpg image (resized to the model\'s input size)')
+    .option('--data <spec>', 'dataset to take the image from: shapes')
+    .option('--split <name>', 'with --data: train, val or test', 'test')
+    .option('--index <n>', 'with --data: image index in the split', int('--index'), 0)
+    .addOption(new Option('--method <m>', 'attribution method').choices(attributionKinds()).default('gradcam'))
+    .option('--class <name>', 'class to explain (default: the first model\'s top-1 prediction)')
+    .option('--compare <dirs...>', 'more checkpoints to explain the same image and class with')
+    .addOption(new Option('--colormap <name>', 'heat-map colours').choices([...COLORMAPS]).default(DEFAULT_COLORMAP))
+    .option('--scale <n>', 'integer upscale of each panel (default: panels of at least 256 px)', int('--scale', 1))
+    .option('--alpha <x>', 'heat-map opacity in [0, 1]', num('--alpha'), 0.5)
+    .requiredOption('--out <file>', 'PNG to write')
+    .action(async (opts) => {
+      await announceBackend(program);
+      await explainCommand(opts);
+    });
+
   program.command('run')
     .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
-    .option('--data <spec>', 'dataset', 'shapes')
+    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder)', 'shapes')
+    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
       await runCommand(opts);
+    });
+
+  program.command('report')
+    .description('write DIR/report.html: summary table, heat-map grids, plots and provenance of a study (apc run writes it too)')
+    .requiredOption('--results <dir>', 'study directory holding results.json (and heatmaps/)')
+    .option('--inline', 'embed the heat-map pictures as data URLs (one portable file) instead of linking DIR/heatmaps', false)
+    .option('--heatmaps [methods]', 'first redraw DIR/heatmaps from the checkpoints in results.json (methods: the recorded ones, or a list such as gradcam,lrp)')
+    .option('--seed <n>', 'with --heatmaps: seed of the image choice (default: the study\'s)', int('--seed'))
+    .option('--quiet', 'no progress output', false)
+    .action(async (opts) => {
+      if (reportNeedsBackend(opts)) await announceBackend(program);
+      await reportCommand(opts);
     });
 
   return program;
@@ -111,10 +152,18 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof BadInputError) {
+      // a dataset file that cannot be used: one line naming it, never a stack trace
+      process.stderr.write(`apc: bad input: ${err.message}${err.skippable ? ' (--skip-bad leaves such entries out)' : ''}\n`);
+      return 1;
+    }
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`apc: error: ${msg}\n`);
     if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
+  } finally {
+    const skipped = commandBadInputLog.summary();
+    if (skipped) process.stderr.write(`apc: ${skipped}\n`);
   }
 }
 

@@ -13,6 +13,8 @@ import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pi
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
 export interface CompressFlags {
+  /** Dataset spec (default: the teacher checkpoint's) and VOC bad-file policy. */
+  data?: string; skipBad?: boolean;
   teacher: string; method: string; match: string; beta?: number; stochastic: number; matchClasses: string;
   width: number; epochs?: number; trainLimit?: number; betaWarmup: number; seed: number; out: string; resume: boolean; quiet: boolean;
   /** Pruning: structured global rate p (default 0.3) or unstructured per-round rate r (default 0.2). */
@@ -25,7 +27,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   const { net: teacher, meta } = await loadNet(f.teacher);
-  const data = openDataset(String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0] });
+  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0], skipBad: f.skipBad });
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
     kind, beta: kind === 'none' ? 0 : f.beta ?? DEFAULT_BETA, stochastic: f.stochastic,
@@ -61,11 +63,12 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
 
 export interface EvaluateFlags {
   model: string; teacher?: string; data?: string; split: string; attribution: string; limit?: number; json?: string;
+  skipBad?: boolean;
 }
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const { net, meta } = await loadNet(f.model);
-  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.config.inputSize[0] });
+  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.config.inputSize[0], skipBad: f.skipBad });
   if (!['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
   const split = f.split as 'train' | 'val' | 'test';
   const methods = parseAttributionList(f.attribution);
@@ -88,13 +91,14 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   net.dispose();
 }
 
-export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean }
+export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean }
 
 export async function runCommand(f: RunFlags): Promise<void> {
   const preset = STUDY_PRESETS[f.preset];
   if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
-  const data = openDataset(f.data, { imageSize: 64 });
+  const data = openDataset(f.data, { skipBad: f.skipBad }); // the dataset's own size: 64, VOC 227
   const started = Date.now();
   const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet });
   process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
 }

@@ -8,7 +8,9 @@ export interface TrainFlags {
   data: string;
   arch: string;
   width: number;
-  imageSize: number;
+  /** Default: the dataset's (64; VOC 227). */
+  imageSize?: number;
+  skipBad?: boolean;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -20,14 +22,15 @@ export interface TrainFlags {
 }
 
 export async function trainCommand(f: TrainFlags): Promise<void> {
-  const data = openDataset(f.data, { imageSize: f.imageSize });
-  const config = vggPreset({ arch: f.arch, width: f.width, imageSize: f.imageSize, numClasses: data.info.classNames.length, dropout: SHAPES_TEACHER_DROPOUT });
+  const data = openDataset(f.data, { imageSize: f.imageSize, skipBad: f.skipBad });
+  const imageSize = data.info.height;
+  const config = vggPreset({ arch: f.arch, width: f.width, imageSize, numClasses: data.info.classNames.length, dropout: SHAPES_TEACHER_DROPOUT });
   const recipe = { ...withEpochs(SHAPES_TEACHER_RECIPE, f.epochs),
     ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
   const r = await trainTeacher({ data, config, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
     provenance: { command: process.argv.slice(2).join(' ') } });
   const params = r.net.trainableVariables().reduce((s, v) => s + v.size, 0);
-  process.stdout.write(`teacher ${f.arch}/${f.width} @${f.imageSize}px · ${params.toLocaleString('en-US')} params · `
+  process.stdout.write(`teacher ${f.arch}/${f.width} @${imageSize}px · ${params.toLocaleString('en-US')} params · `
     + `best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} (epoch ${r.state.bestEpoch + 1}) · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
   r.net.dispose();
 }

@@ -4,6 +4,11 @@
  * Order: `APC_BACKEND` if set; else tfjs-node when the user installed it (we never depend on it:
  * its install downloads a binary); else wasm with our kernel pack (the fastest thing on a plain
  * machine); cpu is the slow pure-JS fallback and the numerical reference for tests.
+ *
+ * wasm threads: `APC_WASM_THREADS=N` (N ≥ 2) runs tfjs-backend-wasm's threaded-SIMD build with an
+ * N-thread XNNPACK pool (wasm_threads.ts; tfjs itself never enables it in Node). Default 1: on a
+ * machine whose cores are busy with other work the extra thread measured no faster (README,
+ * Benchmarks); on idle cores it speeds up the convolutions.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -11,6 +16,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // full set (core's own register_all_gradients is ESM-only and not importable from Node).
 import '@tensorflow/tfjs-layers';
 import { registerKernelPack } from './kernels/register.js';
+import { registerThreadedWasm, wasmThreadCount, wasmThreadsRegistered } from './wasm_threads.js';
 
 export interface BackendInfo {
   /** Backend name as tfjs knows it: 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'. */
@@ -19,7 +25,7 @@ export interface BackendInfo {
   readonly reason: string;
   /** Kernels of our pack registered for it. */
   readonly kernels: readonly string[];
-  /** wasm only: SIMD / threads as reported by tfjs flags. */
+  /** wasm only: SIMD as reported by tfjs flags, and the XNNPACK thread count. */
   readonly simd?: boolean;
   readonly threads?: number;
 }
@@ -40,7 +46,12 @@ async function optionalImport(name: string): Promise<boolean> {
 async function loadBackendPackage(name: string): Promise<boolean> {
   switch (name) {
     case 'cpu': return true;
-    case 'wasm': await import('@tensorflow/tfjs-backend-wasm'); return true;
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      const threads = wasmThreadsFromEnv();
+      if (threads > 1 && wasmThreadsRegistered() !== threads) await registerThreadedWasm(threads);
+      return true;
+    }
     case 'tensorflow': return optionalImport('@tensorflow/tfjs-node');
     case 'webgl': return optionalImport('@tensorflow/tfjs-backend-webgl');
     case 'webgpu': return optionalImport('@tensorflow/tfjs-backend-webgpu');
@@ -54,8 +65,7 @@ async function activate(name: string, reason: string): Promise<BackendInfo> {
   await tf.ready();
   const kernels = registerKernelPack(name);
   const info: BackendInfo = name === 'wasm'
-    ? { name, reason, kernels, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
-        threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? undefined : 1 }
+    ? { name, reason, kernels, simd: wasmThreadsRegistered() > 0 || tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), threads: await wasmThreadCount() }
     : { name, reason, kernels };
   chosen = info;
   return info;
@@ -84,6 +94,15 @@ export async function initBackend(preferred?: string): Promise<BackendInfo> {
   return activate('wasm', 'default: wasm + apc kernel pack');
 }
 
+/** `APC_WASM_THREADS` (default 1); an invalid value is an error naming the variable. */
+export function wasmThreadsFromEnv(): number {
+  const raw = process.env.APC_WASM_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`APC_WASM_THREADS='${raw}' must be an integer from 1 to 8`);
+  return n;
+}
+
 /** The backend chosen by `initBackend`, if any. */
 export function currentBackend(): BackendInfo | undefined {
   return chosen;
@@ -91,6 +110,6 @@ export function currentBackend(): BackendInfo | undefined {
 
 /** One-line description for logs and reports. */
 export function describeBackend(info: BackendInfo): string {
-  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads ?? 'multi'} thread)` : '';
+  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads ?? 1} thread${info.threads === 1 ? '' : 's'})` : '';
   return `${info.name}${extra}, ${info.kernels.length} apc kernels — ${info.reason}`;
 }

@@ -6,6 +6,15 @@
  * BatchNorm semantics (momentum 0.1, ε 1e-5, unbiased moving variance), our fused BatchNorm
  * kernels, and the intermediate activations by name. So the network is a map of named variables
  * plus `forward`; `layers_model.ts` converts it to and from the TF.js layers format for saving.
+ *
+ * Fast paths (exact rewrites; weights and checkpoints are unchanged, see `setFusedForward`):
+ *  - training: conv without its bias → one fused BatchNorm+ReLU kernel that gets the bias only
+ *    for the reported batch mean (a per-channel constant cancels in batch-statistics BN; its
+ *    gradient is exactly 0, see engine/ops/batch_norm_train.ts);
+ *  - inference: BN folded into the conv, W' = W·s, b' = (b − μ_run)·s + β with s = γ/√(σ²_run+ε),
+ *    and one FusedConv2D with bias and ReLU per layer.
+ * A layer whose conv or BN output is requested in `capture` runs the plain conv → +bias → BN →
+ * ReLU sequence instead, so captured tensors are exactly what they were.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTrain } from '../engine/ops/batch_norm_train.js';
@@ -52,6 +61,25 @@ export function vggWeightNames(layout: VggLayout): { trainable: string[]; moving
   }
   trainable.push('fc/kernel', 'fc/bias');
   return { trainable, moving };
+}
+
+let fusedForward = process.env.APC_VGG_FUSED !== '0';
+
+/**
+ * Enables (default) or disables the fused forward paths of every VggNet (`APC_VGG_FUSED=0` starts
+ * with them off). Off = the plain reference sequence, for tests and measurements.
+ */
+export function setFusedForward(enabled: boolean): void {
+  fusedForward = enabled;
+}
+
+/** Inference-mode BN folded into the preceding conv: [W·s, (b − μ)·s + β], s = γ/√(σ²+ε). */
+function foldBatchNorm(kernel: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D,
+  mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number): [tf.Tensor4D, tf.Tensor1D] {
+  return tf.tidy(() => {
+    const s = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
+    return [tf.mul(kernel, s) as tf.Tensor4D, tf.add(tf.mul(tf.sub(bias, mean), s), beta) as tf.Tensor1D];
+  });
 }
 
 export class VggNet {
@@ -162,18 +190,33 @@ export class VggNet {
     this.config.blocks.forEach((block, bi) => {
       for (let i = 0; i < block.length; i++) {
         const c = this.layout.convs[convIndex++];
-        const conv = tf.add(tf.conv2d(h, this.weights.get(`${c.name}/kernel`)! as tf.Tensor4D, 1, 'same'), this.weights.get(`${c.name}/bias`)!) as tf.Tensor4D;
-        keep(c.name, conv);
+        const kernel = this.weights.get(`${c.name}/kernel`)! as tf.Tensor4D;
+        const bias = this.weights.get(`${c.name}/bias`)! as tf.Tensor1D;
         const gamma = this.weights.get(`${c.bn}/gamma`)! as tf.Tensor1D;
         const beta = this.weights.get(`${c.bn}/beta`)! as tf.Tensor1D;
+        const movingMean = this.weights.get(`${c.bn}/moving_mean`)! as tf.Tensor1D;
+        const movingVariance = this.weights.get(`${c.bn}/moving_variance`)! as tf.Tensor1D;
+        if (fusedForward && !want.has(c.name) && !want.has(c.bn)) {
+          if (training) {
+            const r = batchNormTrain(tf.conv2d(h, kernel, 1, 'same'), gamma, beta, eps, { relu: true, bias });
+            batchStats.push({ bn: c.bn, mean: r.mean, variance: r.variance, count: r.y.size / c.outChannels });
+            h = r.y as tf.Tensor4D;
+          } else {
+            const [k, b] = foldBatchNorm(kernel, bias, gamma, beta, movingMean, movingVariance, eps);
+            h = tf.fused.conv2d({ x: h, filter: k, strides: 1, pad: 'same', bias: b, activation: 'relu' });
+          }
+          keep(c.relu, h);
+          continue;
+        }
+        const conv = tf.add(tf.conv2d(h, kernel, 1, 'same'), bias) as tf.Tensor4D;
+        keep(c.name, conv);
         let normed: tf.Tensor4D;
         if (training) {
           const r = batchNormTrain(conv, gamma, beta, eps);
           normed = r.y as tf.Tensor4D;
           batchStats.push({ bn: c.bn, mean: r.mean, variance: r.variance, count: conv.size / c.outChannels });
         } else {
-          normed = tf.batchNorm4d(conv, this.weights.get(`${c.bn}/moving_mean`)! as tf.Tensor1D,
-            this.weights.get(`${c.bn}/moving_variance`)! as tf.Tensor1D, beta, gamma, eps);
+          normed = tf.batchNorm4d(conv, movingMean, movingVariance, beta, gamma, eps);
         }
         keep(c.bn, normed);
         h = tf.relu(normed);

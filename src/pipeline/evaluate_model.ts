@@ -13,6 +13,7 @@ import { AgreementAccumulator, type AgreementReport, LocalizationAccumulator, ty
 import { predictionMetrics } from '../eval/prediction_metrics.js';
 import type { VggNet } from '../models/vgg.js';
 import { hostBatch, toTensors } from '../train/batches.js';
+import { createProgress } from '../train/progress.js';
 
 export interface Pair { readonly image: number; readonly classIndex: number }
 
@@ -50,8 +51,9 @@ export function maskPairs(data: Dataset, split: SplitName, limit?: number): Pair
   return pairs;
 }
 
-/** Computes one method's maps for all pairs, in batches. */
-export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pairs: readonly Pair[], method: string, batchSize = 32): PairMaps {
+/** Computes one method's maps for all pairs, in batches; `onBatch(pairsDone)` after each batch. */
+export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pairs: readonly Pair[], method: string, batchSize = 32,
+  onBatch?: (pairsDone: number) => void): PairMaps {
   const m = makeAttribution(method);
   const maps: Float32Array[] = [];
   const logits = new Float32Array(pairs.length);
@@ -68,6 +70,7 @@ export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pa
     });
     disposeAttribution(r);
     tf.dispose([x, y]);
+    onBatch?.(start + chunk.length);
   }
   return { method, pairs, maps, logits };
 }
@@ -80,16 +83,27 @@ export interface EvaluateOptions {
   teacherMaps?: ReadonlyMap<string, PairMaps>;
   limit?: number;
   batchSize?: number;
+  /** No progress bar or summary line. */
+  quiet?: boolean;
+  /** Progress label, e.g. the model's name (default 'evaluate'). */
+  label?: string;
 }
 
 export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise<ModelEvaluation> {
   const { data, split } = opts;
-  const pred = predictionMetrics(await collectLogits(net, data, split, { limit: opts.limit }));
+  const started = Date.now();
   const pairs = maskPairs(data, split, opts.limit);
+  // progress in pairs: one unit per image for the logits pass, then every method's pairs
+  const nImages = Math.min(data.size(split), opts.limit ?? Infinity);
+  const label = opts.label ?? 'evaluate';
+  const progress = createProgress({ label, total: nImages + opts.methods.length * pairs.length, quiet: opts.quiet });
+  const pred = predictionMetrics(await collectLogits(net, data, split, { limit: opts.limit }));
+  progress.update(nImages, { stage: 'logits', mAP: pred.mAP });
   const attribution: Record<string, MethodEvaluation> = {};
   const { height, width } = data.info;
-  for (const method of opts.methods) {
-    const own = computePairMaps(net, data, split, pairs, method, opts.batchSize);
+  for (const [mi, method] of opts.methods.entries()) {
+    const base = nImages + mi * pairs.length;
+    const own = computePairMaps(net, data, split, pairs, method, opts.batchSize, (n) => progress.update(base + n, { stage: method }));
     const loc = new LocalizationAccumulator();
     const teacher = opts.teacherMaps?.get(method);
     const agr = teacher ? new AgreementAccumulator() : undefined;
@@ -113,6 +127,10 @@ export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise
     }
     attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement };
   }
+  const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+  const perMethod = Object.entries(attribution).map(([m, e]) => `${m} AUC ${f(e.auc, 3)} · pointing ${Number.isFinite(e.pointing) ? `${f(100 * e.pointing, 1)} %` : '–'}`
+    + (e.agreement ? ` · cosine ${f(e.agreement.cosine, 3)}` : ''));
+  progress.stop(`${label}: mAP ${f(pred.mAP, 2)} · F1 ${f(pred.F1, 2)}${perMethod.length ? ` · ${perMethod.join(' · ')}` : ''} · ${pairs.length} pairs · ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return {
     mAP: pred.mAP, f1: pred.F1,
     prediction: { mAP: pred.mAP, mAP_raw: pred.mAP_raw, mAP_perImage_ref: pred.mAP_perImage_ref, F1: pred.F1, F1_ref: pred.F1_ref },

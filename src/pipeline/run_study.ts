@@ -3,16 +3,21 @@
  * every configured variant, evaluates all models on the test split with the selected attribution
  * methods, and writes `OUT/results.json`. Every stage checkpoints, so an interrupted run resumes.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Dataset } from '../data/dataset.js';
 import { currentBackend } from '../engine/backend.js';
 import { type MatchingConfig, parseMatchingConfig } from '../matching/matching_term.js';
+import { checkpointBytes, modelStats } from '../models/accounting.js';
+import { loadNet } from '../models/checkpoint.js';
+import { checkpointPaths, WEIGHTS_BIN } from '../models/checkpoint_io.js';
 import type { VggNet } from '../models/vgg.js';
-import { vggParamCount, vggPreset } from '../models/vgg_config.js';
+import { vggPreset } from '../models/vgg_config.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
 import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
+import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
 import { SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
 
@@ -23,11 +28,24 @@ export interface StudyVariant {
   readonly matching: MatchingConfig;
 }
 
+/** Pruning stages of a study: each method runs once without matching and once per matching variant. */
+export interface PruneStudy {
+  /** Structured L1 filter pruning at global rate p, `rounds` = 1 one-shot, then fine-tuning. */
+  readonly structured?: { rate: number; rounds: number; recipe: TrainRecipe };
+  /** Unstructured global magnitude pruning, per-round rate r, cumulative sparsity 1 − (1 − r)^t. */
+  readonly unstructured?: { rate: number; rounds: number; recipe: TrainRecipe };
+  /** β of the '+wcam' pruning rows. */
+  readonly beta: number;
+  /** Methods evaluated at every unstructured round for the quality-vs-sparsity series (default: the first method). */
+  readonly seriesMethods?: readonly string[];
+}
+
 export interface StudyPreset {
   readonly name: string;
   readonly teacher: { arch: string; width: number; recipe: TrainRecipe };
   readonly student: { width: number; recipe: KdRecipe };
   readonly variants: readonly StudyVariant[];
+  readonly prune?: PruneStudy;
   /** Attribution methods evaluated on every model. */
   readonly methods: readonly string[];
   /** Test images evaluated (undefined = the whole split). */
@@ -59,6 +77,13 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     teacher: { arch: 'vgg16', width: 8, recipe: withEpochs(SHAPES_TEACHER_RECIPE, 6) },
     student: { width: 16, recipe: withEpochs(SHAPES_KD_RECIPE, 2) },
     variants: kdVariants(),
+    // Fewer, larger pruning rounds than the reference (r 0.5 × 3 → 87.5 % sparsity instead of
+    // r 0.2 × 16 → 97.2 %), each fine-tuned for one epoch on part of the training split.
+    prune: {
+      structured: { rate: 0.5, rounds: 1, recipe: { ...withEpochs(SHAPES_PRUNE_RECIPE, 1), trainLimit: 3000 } },
+      unstructured: { rate: 0.5, rounds: 3, recipe: { ...withEpochs(SHAPES_PRUNE_RECIPE, 1), trainLimit: 2000 } },
+      beta: DEFAULT_BETA,
+    },
     methods: ['gradcam'],
     testLimit: 300,
   },
@@ -68,6 +93,11 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     teacher: { arch: 'vgg16', width: 8, recipe: { ...withEpochs(SHAPES_TEACHER_RECIPE, 1), trainLimit: 128, valLimit: 64 } },
     student: { width: 16, recipe: { ...withEpochs(SHAPES_KD_RECIPE, 1), trainLimit: 128, valLimit: 64 } },
     variants: kdVariants(),
+    prune: {
+      structured: { rate: 0.5, rounds: 1, recipe: { ...withEpochs(SHAPES_PRUNE_RECIPE, 1), trainLimit: 64, valLimit: 32 } },
+      unstructured: { rate: 0.5, rounds: 2, recipe: { ...withEpochs(SHAPES_PRUNE_RECIPE, 1), trainLimit: 64, valLimit: 32 } },
+      beta: DEFAULT_BETA,
+    },
     methods: ['gradcam'],
     testLimit: 24,
   },
@@ -76,26 +106,72 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     teacher: { arch: 'vgg16', width: 4, recipe: withEpochs(SHAPES_TEACHER_RECIPE, 30) },
     student: { width: 8, recipe: withEpochs(SHAPES_KD_RECIPE, 30) },
     variants: kdVariants(),
+    // The reference schedule: structured p = 0.5 one-shot; unstructured r = 0.2 × 16 rounds (97.2 %).
+    prune: {
+      structured: { rate: 0.5, rounds: 1, recipe: SHAPES_PRUNE_RECIPE },
+      unstructured: { rate: 0.2, rounds: 16, recipe: SHAPES_PRUNE_RECIPE },
+      beta: DEFAULT_BETA,
+    },
     methods: ['gradcam', 'lrp', 'rap', 'ebp', 'ig', 'smoothgrad', 'gradxinput'],
   },
 };
 
+type AttributionRow = {
+  auc: number; pointing: number; nCounted: number; nMissed: number;
+  agreement: { cosine: number; spearman: number; topkIoU: number; n: number };
+};
+
 export interface ResultRow {
   name: string;
+  /** 'none' (teacher), 'kd', 'structured' or 'unstructured'. */
   compression: string;
   match: string;
   beta: number;
   stochastic: number;
+  /** Dense parameter count (compression spec §4). */
   params: number;
+  /** Parameters that are not pruned (exact zeros in conv kernels excluded). */
+  nonZeroParams: number;
+  /** Dense FLOPs = 2 × multiply-accumulates at the model's input size. */
+  flops: number;
+  /** Effective FLOPs of a sparse model: 2 × MACs with only non-zero conv weights counted. */
+  flopsEffective: number;
+  /** Fraction of zero conv-kernel weights. */
+  sparsity: number;
+  /** Checkpoint size on disk (model.json + weights.bin), and weights.bin gzip-compressed (sparsity shows there). */
+  bytes: number;
+  bytesGzip: number;
   mAP: number;
   f1: number;
   prediction: Record<string, number>;
-  attribution: Record<string, {
-    auc: number; pointing: number; nCounted: number; nMissed: number;
-    agreement: { cosine: number; spearman: number; topkIoU: number; n: number };
-  }>;
+  attribution: Record<string, AttributionRow>;
   checkpoint: string;
   trainSeconds: number;
+}
+
+/** One unstructured-pruning round's best checkpoint, evaluated on the test split. */
+export interface SeriesPoint {
+  round: number;
+  sparsity: number;
+  nonZeroParams: number;
+  flopsEffective: number;
+  /** Val metrics right after the cut and of the best fine-tuning epoch. */
+  valBefore: Record<string, number>;
+  val: Record<string, number>;
+  mAP: number;
+  f1: number;
+  attribution: Record<string, AttributionRow>;
+  checkpoint: string;
+}
+
+/** Quality vs sparsity over the rounds of one unstructured-pruning run (± matching). */
+export interface PruningSeries {
+  name: string;
+  compression: 'unstructured';
+  match: string;
+  beta: number;
+  rate: number;
+  points: SeriesPoint[];
 }
 
 export interface StudyResults {
@@ -106,6 +182,8 @@ export interface StudyResults {
   apc: string;
   backend: string | undefined;
   models: ResultRow[];
+  /** Per-round series of the unstructured pruning runs (empty when the preset prunes nothing). */
+  series: PruningSeries[];
   stages: { name: string; seconds: number }[];
 }
 
@@ -119,8 +197,12 @@ export interface RunStudyOptions {
   log?: (line: string) => void;
 }
 
-function row(name: string, compression: string, matching: MatchingConfig | undefined, net: VggNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): ResultRow {
-  const attribution: ResultRow['attribution'] = {};
+function matchName(matching: MatchingConfig | undefined): string {
+  return matching?.kind === 'swa' ? 'wcam' : matching?.kind ?? 'none';
+}
+
+function attributionRows(ev: ModelEvaluation): Record<string, AttributionRow> {
+  const attribution: Record<string, AttributionRow> = {};
   for (const [m, e] of Object.entries(ev.attribution)) {
     attribution[m] = {
       auc: e.auc, pointing: e.pointing, nCounted: e.localization.nCounted, nMissed: e.localization.nMissed,
@@ -128,10 +210,24 @@ function row(name: string, compression: string, matching: MatchingConfig | undef
         : { cosine: 1, spearman: 1, topkIoU: 1, n: e.localization.nCounted },
     };
   }
+  return attribution;
+}
+
+/** Size and cost of a trained model and its checkpoint (compression spec §4). */
+async function sizeFields(net: VggNet, checkpoint: string): Promise<Pick<ResultRow, 'params' | 'nonZeroParams' | 'flops' | 'flopsEffective' | 'sparsity' | 'bytes' | 'bytesGzip'>> {
+  const s = modelStats(net);
+  const weights = await readFile(join(checkpoint, WEIGHTS_BIN));
   return {
-    name, compression, match: matching?.kind === 'swa' ? 'wcam' : matching?.kind ?? 'none', beta: matching?.beta ?? 0,
-    stochastic: matching?.stochastic ?? 0, params: vggParamCount(net.config), mAP: ev.mAP, f1: ev.f1,
-    prediction: ev.prediction, attribution, checkpoint, trainSeconds,
+    params: s.params, nonZeroParams: s.nonZeroParams, flops: 2 * s.macs, flopsEffective: 2 * s.sparseMacs, sparsity: s.sparsity,
+    bytes: await checkpointBytes(checkpoint), bytesGzip: gzipSync(weights).length,
+  };
+}
+
+async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: VggNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): Promise<ResultRow> {
+  return {
+    name, compression, match: matchName(matching), beta: matching?.beta ?? 0, stochastic: matching?.stochastic ?? 0,
+    ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev),
+    checkpoint, trainSeconds,
   };
 }
 
@@ -139,6 +235,70 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(value, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2));
   await rename(tmp, path);
+}
+
+/** Loads a checkpoint, runs `f` on its network and disposes it. */
+async function withCheckpoint<T>(dir: string, f: (net: VggNet) => Promise<T>): Promise<T> {
+  const { net } = await loadNet(dir);
+  try {
+    return await f(net);
+  } finally {
+    net.dispose();
+  }
+}
+
+interface PrunedModel {
+  name: string;
+  compression: 'structured' | 'unstructured';
+  matching: MatchingConfig;
+  /** Best checkpoint of the final round. */
+  dir: string;
+  seconds: number;
+  /** Unstructured only: every round, for the quality-vs-sparsity series. */
+  rounds?: UnstructuredRound[];
+  rate?: number;
+}
+
+/**
+ * The preset's pruning stages, each once without matching and once with WCAM. They start from
+ * the trained teacher (which also serves as the frozen matching target) and checkpoint every
+ * round, so a rerun resumes. Returns where each final model is.
+ */
+async function runPruning(opts: RunStudyOptions, teacher: VggNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void): Promise<PrunedModel[]> {
+  const pr = opts.preset.prune;
+  if (!pr) return [];
+  const variants: [string, MatchingConfig][] = [
+    ['', parseMatchingConfig({ kind: 'none', beta: 0 })],
+    ['+wcam', parseMatchingConfig({ kind: 'swa', beta: pr.beta })],
+  ];
+  const common = { data: opts.data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
+  const out: PrunedModel[] = [];
+  if (pr.structured) {
+    for (const [suffix, matching] of variants) {
+      const name = `structured${suffix}`;
+      const r = await structuredPruneAndFineTune({ ...common, matching, rate: pr.structured.rate, rounds: pr.structured.rounds,
+        recipe: pr.structured.recipe, outDir: join(opts.outDir, name), label: name });
+      r.net.dispose();
+      const seconds = r.rounds.reduce((acc, x) => acc + x.seconds, 0);
+      stages.push({ name, seconds });
+      const last = r.rounds.at(-1)!;
+      log(`${name}: p ${pr.structured.rate} · ${last.params.toLocaleString('en-US')} params · val mAP ${last.before.mAP?.toFixed(2)} after the cut → ${last.best.mAP?.toFixed(2)} fine-tuned · ${seconds.toFixed(0)} s`);
+      out.push({ name, compression: 'structured', matching, dir: r.bestDir, seconds });
+    }
+  }
+  if (pr.unstructured) {
+    for (const [suffix, matching] of variants) {
+      const name = `unstructured${suffix}`;
+      const r = await unstructuredPruneRounds({ ...common, matching, rate: pr.unstructured.rate, rounds: pr.unstructured.rounds,
+        recipe: pr.unstructured.recipe, outDir: join(opts.outDir, name), label: name });
+      const seconds = r.rounds.reduce((acc, x) => acc + x.seconds, 0);
+      stages.push({ name, seconds });
+      const curve = r.rounds.map((x) => `${(100 * x.sparsity).toFixed(1)} %: ${x.best.mAP?.toFixed(1)}`).join(', ');
+      log(`${name}: r ${pr.unstructured.rate} × ${pr.unstructured.rounds} rounds · val mAP by sparsity ${curve} · ${seconds.toFixed(0)} s`);
+      out.push({ name, compression: 'unstructured', matching, dir: checkpointPaths(r.rounds.at(-1)!.dir).best, seconds, rounds: r.rounds, rate: pr.unstructured.rate });
+    }
+  }
+  return out;
 }
 
 export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
@@ -164,36 +324,81 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     students.push({ variant, net: r.net, dir: r.bestDir, seconds: r.seconds });
   }
 
+  const pruned = await runPruning(opts, t.net, t.bestDir, stages, log);
+
   const evalStart = Date.now();
   const split = 'test' as const;
   const pairs = maskPairs(data, split, preset.testLimit);
   const teacherMaps = new Map<string, PairMaps>();
   for (const m of preset.methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
   const evalOpts = { data, split, methods: preset.methods, limit: preset.testLimit, teacherMaps };
-  const models: ResultRow[] = [row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined }), t.bestDir, t.seconds)];
-  for (const s of students) models.push(row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, evalOpts), s.dir, s.seconds));
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined }), t.bestDir, t.seconds)];
+  for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, evalOpts), s.dir, s.seconds));
+  const series: PruningSeries[] = [];
+  for (const p of pruned) {
+    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, evalOpts), p.dir, p.seconds));
+    models.push(final);
+    if (!p.rounds) continue;
+    const seriesMethods = preset.prune?.seriesMethods ?? preset.methods.slice(0, 1);
+    const points: SeriesPoint[] = [];
+    for (const r of p.rounds) {
+      const dir = checkpointPaths(r.dir).best;
+      const ev = r === p.rounds.at(-1)
+        ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
+        : await withCheckpoint(dir, async (net) => {
+          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods });
+          return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
+        });
+      points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,
+        valBefore: r.before, val: r.best, ...ev, checkpoint: dir });
+    }
+    series.push({ name: p.name, compression: 'unstructured', match: matchName(p.matching), beta: p.matching.beta, rate: p.rate ?? NaN, points });
+  }
   stages.push({ name: 'evaluate', seconds: (Date.now() - evalStart) / 1000 });
   log(`evaluate: ${models.length} models × ${preset.methods.join(', ')} on ${pairs.length} test pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
 
   const results: StudyResults = {
-    dataset: data.info.name, split, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, models, stages,
+    dataset: data.info.name, split, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, models, series, stages,
   };
+  // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
+  // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
+  // OUT/report.html from these results. Self-contained block: its imports are dynamic.
+  {
+    const { saveStudyHeatmaps } = await import('../report/study_heatmaps.js');
+    const { writeReport } = await import('../report/html_report.js');
+    const { finalRows } = await import('../report/report_data.js');
+    const inMemory = new Map<string, VggNet>([['teacher', t.net], ...students.map((s) => [s.variant.name, s.net] as [string, VggNet])]);
+    const heatmapStart = Date.now();
+    await saveStudyHeatmaps({ data, split, methods: preset.methods, outDir, seed, quiet: opts.quiet,
+      models: finalRows(results.models).map((r) => ({ name: r.name, net: inMemory.get(r.name), checkpoint: r.checkpoint })) });
+    const heatmapSeconds = (Date.now() - heatmapStart) / 1000;
+    stages.push({ name: 'heatmaps', seconds: heatmapSeconds });
+    await writeReport(outDir, { results });
+    log(`heatmaps: ${heatmapSeconds.toFixed(1)} s · report.html written`);
+  }
+  // ── end report ────────────────────────────────────────────────────────────────────────────
   await writeJsonAtomic(join(outDir, 'results.json'), results);
   t.net.dispose();
   for (const s of students) s.net.dispose();
   return results;
 }
 
-/** Plain-text table of a study's rows (one attribution method). */
+/** Plain-text table of a study's rows (one attribution method), then the sparsity series. */
 export function formatResultsTable(results: StudyResults, method = 'gradcam'): string {
-  const header = ['model', 'params', 'mAP', 'F1', `${method} AUC`, 'pointing', 'cosine', 'spearman', 'top15%IoU'];
+  const header = ['model', 'params', 'sparsity', 'MFLOPs', 'mAP', 'F1', `${method} AUC`, 'pointing', 'cosine', 'spearman', 'top15%IoU'];
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
-    return [m.name, m.params.toLocaleString('en-US'), f(m.mAP), f(m.f1), f(a?.auc, 3), f(a ? a.pointing * 100 : undefined, 1),
-      f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3)];
+    return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
+      f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
+      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+  const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  for (const s of results.series ?? []) {
+    const pts = s.points.map((p) => `${f(100 * p.sparsity, 1)} %: mAP ${f(p.mAP, 1)}, cosine ${f(p.attribution[method]?.agreement.cosine, 3)}`);
+    table.push('', `${s.name} by round — ${pts.join(' · ')}`);
+  }
+  return table.join('\n');
 }

@@ -130,3 +130,48 @@ test('fused statistics are float64-accurate when |mean| ≫ std', async () => {
     }
   }
 });
+
+test('fused ReLU (attr relu): y = max(0, BN(x)) and the backward through the ReLU match composite ops + autodiff on cpu', async () => {
+  const rng = new Rng(11);
+  const shapes = cases.filter((c) => c.mean !== 50); // C = 6, 3, 10, 1 (unrolled and remainder loops)
+  shapes.push({ shape: [2, 6, 6, 8], mean: 0, std: 1 });
+  const inputs = shapes.map((c) => makeInputs(rng, c));
+  await useBackend('cpu');
+  const refs = shapes.map((c, i) => valuesOf(() => {
+    const v = inputs[i];
+    const axes = c.shape.slice(0, -1).map((_, k) => k);
+    const x = tf.tensor(v.x, c.shape);
+    const gamma = tf.tensor1d(v.gamma);
+    const beta = tf.tensor1d(v.beta);
+    const dy = tf.tensor(v.dy, c.shape);
+    const bnRelu = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi, axes);
+      return tf.relu(tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, EPS))), g), b));
+    };
+    const [dx, dg, db] = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(bnRelu(a, b, d), dy)))([x, gamma, beta]);
+    return [bnRelu(x, gamma, beta), dx, dg, db];
+  }));
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useBackend(backend);
+    shapes.forEach((c, i) => {
+      const v = inputs[i];
+      const before = memorySnapshot();
+      const got = valuesOf(() => {
+        const x = tf.tensor(v.x, c.shape);
+        const gamma = tf.tensor1d(v.gamma);
+        const beta = tf.tensor1d(v.beta);
+        const dy = tf.tensor(v.dy, c.shape);
+        const [y, mean, variance] = tf.engine().runKernel(ApcBatchNormTrain, { x, gamma, beta }, { epsilon: EPS, relu: true }) as tf.Tensor[];
+        const [dx, dg, db] = tf.engine().runKernel(ApcBatchNormTrainGrad,
+          { dy, x, gamma, batchMean: mean, batchVariance: variance, y }, { epsilon: EPS, relu: true }) as tf.Tensor[];
+        return [y, dx, dg, db];
+      });
+      assert.deepEqual(memorySnapshot(), before, `leak on ${backend}`);
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, k) => {
+        const e = relErr(got[k], refs[i][k]);
+        assert.ok(e <= TOL, `${backend} ${c.shape} relu ${name}: relErr ${e}`);
+      });
+      assert.ok(got[0].every((a) => a >= 0), `${backend}: ReLU output is non-negative`);
+    });
+  }
+});

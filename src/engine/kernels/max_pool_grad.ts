@@ -69,19 +69,23 @@ export function maxPoolGrad2x2(x: Float32Array, dy: Float32Array, dx: Float32Arr
       for (let ow = 0; ow < OW; ow++, p += 2 * C) {
         for (let d = 0; d < C; d++, o++) {
           const i00 = p + d;
-          const i01 = i00 + C;
           const i10 = i00 + row;
-          const i11 = i10 + C;
+          const v00 = x[i00], v01 = x[i00 + C], v10 = x[i10], v11 = x[i10 + C];
+          // Usual case (no NaN, no −∞; a predictable branch): the first maximum in row-major
+          // order without data-dependent branches (they mispredict on ReLU'd data and cost ≈3×):
+          // first max of each row pair, then the second row's only if strictly greater.
+          if ((+(v00 > -Infinity) & +(v01 > -Infinity) & +(v10 > -Infinity) & +(v11 > -Infinity)) === 1) {
+            const w1 = i00 + C * +(v01 > v00);
+            const w2 = i10 + C * +(v11 > v10);
+            dx[w1 + (w2 - w1) * +(x[w2] > x[w1])] = dy[o];
+            continue;
+          }
           let m = -Infinity;
           let a = -1;
-          let v = x[i00];
-          if (v > m) { m = v; a = i00; }
-          v = x[i01];
-          if (v > m) { m = v; a = i01; }
-          v = x[i10];
-          if (v > m) { m = v; a = i10; }
-          v = x[i11];
-          if (v > m) { m = v; a = i11; }
+          if (v00 > m) { m = v00; a = i00; }
+          if (v01 > m) { m = v01; a = i00 + C; }
+          if (v10 > m) { m = v10; a = i10; }
+          if (v11 > m) { m = v11; a = i10 + C; }
           if (a >= 0) dx[a] = dy[o];
         }
       }

@@ -22,6 +22,8 @@ test('MaxPoolGrad (wasm, apc) equals cpu, including ties after a ReLU', async ()
     const size = c.shape.reduce((a, b) => a * b);
     // ReLU'd values rounded to a coarse grid: many exact ties (zeros and repeated values).
     const x = randomValues(rng, size).map((v) => Math.max(0, Math.round(v * 2) / 2));
+    // special values in the 2×2 fast path's first case: windows with NaN, −∞ and +∞
+    if (c === cases[0]) for (let i = 0; i < size; i += 7) x[i] = [NaN, -Infinity, Infinity][(i / 7) % 3];
     return { x };
   });
   const grads = (c: Case, x: Float32Array, seed: number) => valuesOf(() => {

@@ -97,3 +97,52 @@ test('batchNormTrain is leak-free with and without a gradient tape; statistics c
     tf.dispose([x, gamma, beta]);
   }
 });
+
+test('batchNormTrain {relu, bias}: equals ReLU(BN(x + b)) by plain ops on cpu; mean includes b; ∂/∂b = 0 (reference ≈ 0)', async () => {
+  const shape = [3, 5, 4, 8];
+  const v = inputs(shape, 21);
+  const bias = randomValues(new Rng(22), 8, 0, 0.5);
+  const axes = [0, 1, 2];
+  const dy = tf.tensor(v.dy, shape);
+  const run = (fusedOp: boolean) => valuesOf(() => {
+    const x = tf.tensor(v.x, shape);
+    const gamma = tf.tensor1d(v.gamma);
+    const beta = tf.tensor1d(v.beta);
+    const b = tf.tensor1d(bias);
+    const f = (a: tf.Tensor, g: tf.Tensor, bt: tf.Tensor, bb: tf.Tensor) => {
+      if (fusedOp) return batchNormTrain(tf.mul(a, 1.5), g as tf.Tensor1D, bt as tf.Tensor1D, EPS, { relu: true, bias: bb as tf.Tensor1D });
+      const pre = tf.add(tf.mul(a, 1.5), bb);
+      const { mean, variance } = tf.moments(pre, axes);
+      return { y: tf.relu(tf.add(tf.mul(tf.div(tf.sub(pre, mean), tf.sqrt(tf.add(variance, EPS))), g), bt)), mean, variance };
+    };
+    const { y, mean, variance } = f(x, gamma, beta, b);
+    const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, bt: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(a, g, bt, bb).y, dy)))([x, gamma, beta, b]);
+    return [y, mean, variance, ...grads];
+  });
+  await useBackend('cpu');
+  const ref = run(false);
+  const names = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta', 'dbias'];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useBackend(backend);
+    const got = run(true);
+    got.slice(0, 6).forEach((g, k) => {
+      const e = relErr(g, ref[k]);
+      assert.ok(e <= TOL, `${backend} ${names[k]}: relErr ${e}`);
+    });
+    assert.ok(got[6].every((d) => d === 0), `${backend}: bias gradient is exactly 0`);
+    // the reference's bias gradient is 0 up to float32 rounding of Σ dx
+    const scale = Math.max(...Array.from(ref[3], Math.abs)) * v.x.length / 8;
+    assert.ok(Math.max(...Array.from(ref[6], Math.abs)) <= 1e-5 * scale, `reference dbias ${ref[6]}`);
+  }
+  // without a gradient tape: exactly y, mean, variance are allocated
+  const x = tf.tensor(v.x, shape);
+  const gamma = tf.tensor1d(v.gamma);
+  const beta = tf.tensor1d(v.beta);
+  const b = tf.tensor1d(bias);
+  const before = memorySnapshot();
+  const r = batchNormTrain(x, gamma, beta, EPS, { relu: true, bias: b });
+  assert.equal(tf.memory().numTensors, before.tensors + 3);
+  tf.dispose([r.y, r.mean, r.variance]);
+  assert.deepEqual(memorySnapshot(), before);
+  tf.dispose([x, gamma, beta, b, dy]);
+});

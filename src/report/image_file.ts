@@ -1,0 +1,70 @@
+/**
+ * Reads a user's PNG or JPEG into the datasets' image layout (H·W·3 float32 in [0,1]); alpha is
+ * dropped. Every failure is one Error whose message names the file (the CLI prints it as is).
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+
+export interface DecodedImage {
+  /** H·W·3 float32 in [0,1], row-major. */
+  readonly image: Float32Array;
+  readonly height: number;
+  readonly width: number;
+}
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
+
+/** RGBA bytes → H·W·3 in [0,1]. */
+export function rgbaToImage(rgba: Uint8Array, width: number, height: number): DecodedImage {
+  const image = new Float32Array(width * height * 3);
+  for (let i = 0, j = 0; i < width * height; i++, j += 4) {
+    image[3 * i] = rgba[j] / 255;
+    image[3 * i + 1] = rgba[j + 1] / 255;
+    image[3 * i + 2] = rgba[j + 2] / 255;
+  }
+  return { image, height, width };
+}
+
+/** Decodes PNG or JPEG bytes; `name` (the file) and its extension pick the codec and label errors. */
+export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
+  const ext = extname(name).toLowerCase();
+  if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
+    throw new Error(`${name}: unsupported image type '${ext || '(no extension)'}'; use ${IMAGE_EXTENSIONS.join(', ')}`);
+  }
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let rgba: Uint8Array, width: number, height: number;
+  try {
+    if (ext === '.png') {
+      const png = PNG.sync.read(buf);
+      ({ width, height } = png);
+      rgba = png.data;
+    } else {
+      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 64 });
+      ({ width, height } = img);
+      rgba = img.data;
+    }
+  } catch (err) {
+    const why = String((err as Error)?.message ?? err).split('\n')[0];
+    throw new Error(`${name} is not a readable ${ext === '.png' ? 'PNG' : 'JPEG'} file (${why})`);
+  }
+  if (!(width > 0 && height > 0)) throw new Error(`${name} has no pixels (${width}×${height})`);
+  return rgbaToImage(rgba, width, height);
+}
+
+/** Reads and decodes an image file; a missing or unreadable file is an error naming it. */
+export async function readImageFile(path: string): Promise<DecodedImage> {
+  const ext = extname(path).toLowerCase();
+  if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
+    throw new Error(`${path}: unsupported image type '${ext || '(no extension)'}'; use ${IMAGE_EXTENSIONS.join(', ')}`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+  }
+  return decodeImage(bytes, path);
+}
