@@ -130,7 +130,10 @@ export function maxPoolBackward(dPooled: tf.Tensor4D, input: tf.Tensor4D): tf.Te
     const windows = tf.reshape(tf.transpose(tf.reshape(cropped, [b, hp, 2, wp, 2, c]), [0, 1, 3, 2, 4, 5]), [b, hp, wp, 4, c]);
     const mx = tf.max(windows, 3, true);
     const isMax = tf.sub(1, tf.step(tf.sub(mx, windows)));                          // 1 where equal to the max
-    const before = tf.cumsum(isMax, 3, true);                                        // maxima earlier in the window
+    // Maxima earlier in the window (an exclusive prefix sum over the 4 positions), spelled out
+    // with slices and adds: tfjs's Cumsum gradient fails on this 5-D layout inside a tape.
+    const [m0, m1, m2] = tf.split(isMax, 4, 3);
+    const before = tf.concat([tf.zerosLike(m0), m0, tf.add(m0, m1), tf.add(tf.add(m0, m1), m2)], 3);
     const select = tf.mul(isMax, tf.sub(1, tf.step(before)));                        // first maximum only
     const routed = tf.mul(tf.expandDims(dPooled, 3), select);                        // B, H', W', 4, C
     let out: tf.Tensor = tf.reshape(tf.transpose(tf.reshape(routed, [b, hp, wp, 2, 2, c]), [0, 1, 3, 2, 4, 5]), [b, 2 * hp, 2 * wp, c]);

@@ -331,12 +331,12 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const pairs = maskPairs(data, split, preset.testLimit);
   const teacherMaps = new Map<string, PairMaps>();
   for (const m of preset.methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, split, methods: preset.methods, limit: preset.testLimit, teacherMaps };
-  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined }), t.bestDir, t.seconds)];
-  for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, evalOpts), s.dir, s.seconds));
+  const evalOpts = { data, split, methods: preset.methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, label: 'teacher' }), t.bestDir, t.seconds)];
+  for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
   const series: PruningSeries[] = [];
   for (const p of pruned) {
-    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, evalOpts), p.dir, p.seconds));
+    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, { ...evalOpts, label: p.name }), p.dir, p.seconds));
     models.push(final);
     if (!p.rounds) continue;
     const seriesMethods = preset.prune?.seriesMethods ?? preset.methods.slice(0, 1);
@@ -346,7 +346,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
       const ev = r === p.rounds.at(-1)
         ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
         : await withCheckpoint(dir, async (net) => {
-          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods });
+          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods, label: `${p.name} round ${r.round}` });
           return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
         });
       points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,

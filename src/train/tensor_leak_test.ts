@@ -1,9 +1,8 @@
 /**
  * fit's trainStep leaks no tensor: the tensor count (and the backend's data buckets) stay flat
  * across training steps, for the plain label objective and for compression objectives with
- * matching (KD + SWA/WCAM, stochastic SWA, EWA, pruning-style SWA without KD), on wasm.
- * (SWA at a layer without the closed form is not covered: differentiating its explicit backward
- * currently fails in tfjs's Cumsum gradient, an issue of matching/explicit_backward.ts.)
+ * matching (KD + SWA/WCAM, stochastic SWA, EWA, pruning-style SWA without KD, and SWA at a
+ * layer without the closed form, whose explicit backward is differentiated), on wasm.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +33,7 @@ test('tensor count is flat across trainStep calls (label, KD + matching objectiv
     ['kd+swa-stochastic', compressionObjective({ teacher, kd, matching: parseMatchingConfig({ kind: 'swa', beta: 1, stochastic: 0.3 }) })],
     ['kd+ewa', compressionObjective({ teacher, kd, matching: parseMatchingConfig({ kind: 'ewa', beta: 1 }) })],
     ['prune+swa', compressionObjective({ teacher, matching: parseMatchingConfig({ kind: 'swa', beta: 1, matchClasses: 'teacherPositive' }) })],
+    ['kd+swa@pool3 (explicit backward)', compressionObjective({ teacher, kd, matching: parseMatchingConfig({ kind: 'swa', beta: 1, layer: 'pool3' }) })],
   ];
   try {
     for (const [name, objective] of objectives) {
