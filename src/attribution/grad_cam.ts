@@ -6,6 +6,15 @@
  * When the layer feeds maxPool → flatten → dense (always the case for the last ReLU of a
  * VggNet), max-pool routing preserves per-channel sums, so α has the closed form
  * α_k = Σ_{pooled positions r} K[r·C + k, c]; otherwise α comes from `tf.grad`.
+ *
+ * A comes from the network's own inference forward (`net.forward({ capture: [layer] })`), so a
+ * ReLU layer is read off the fused path (BN folded into the conv, one FusedConv2D + ReLU per
+ * layer; a captured conv/BN output falls back to the plain sequence there, see models/vgg.ts).
+ * With the closed form no tape is recorded at all. Ties in the pool windows do not matter: the
+ * gradient of each pooled cell goes, whole, to one position of its window (tfjs's MaxPoolGrad
+ * picks the first maximum, as `firstMaxPoolMask` does), so its spatial sum α_k is the same for
+ * any tie rule, and the map ReLU(Σ_k α_k A_k) never reads the routing. `layerwiseGradCam` keeps
+ * the previous unfused layer-by-layer path as the reference the tests and the bench compare with.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -106,15 +115,44 @@ export class GradCam implements AttributionMethod {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
       const layers = vggLayers(net);
-      const li = layerIndex(layers, this.config.layer ?? net.layout.gradCamLayer);
-      const acts = runLayers(layers, images, 0, li + 1);
-      if (acts.rank !== 4) throw new Error(`gradcam: layer '${layers[li].name}' output is not a feature map`);
-      const head = layers.slice(li + 1);
-      const logits = runLayers(head, acts) as tf.Tensor2D;
+      const li = featureLayerIndex(layers, this.config.layer ?? net.layout.gradCamLayer);
+      const name = layers[li].name;
+      const { logits, activations } = net.forward(images, { capture: [name] });
+      const acts = activations[name] as tf.Tensor4D;
       const oneHot = oneHotTargets(classIndices, net.config.numClasses);
-      const native = gradCamFromActivations(acts as tf.Tensor4D, head, oneHot, this.config);
+      const native = gradCamFromActivations(acts, layers.slice(li + 1), oneHot, this.config);
       const maps = upsampleBilinear(native, net.config.inputSize);
       return { maps, native, ...logitsToHost(logits, classIndices) };
     });
   }
+}
+
+/** Index of the explained layer; it must give a feature map (not 'flatten' or the dense layer). */
+function featureLayerIndex(layers: readonly Layer[], name: string): number {
+  const li = layerIndex(layers, name);
+  const kind = layers[li].kind;
+  if (kind === 'flatten' || kind === 'dense') throw new Error(`gradcam: layer '${name}' output is not a feature map`);
+  return li;
+}
+
+/**
+ * The reference path: Grad-CAM with A from an unfused layer-by-layer forward (conv → +bias → BN →
+ * ReLU as separate ops, `runLayers`) and the logits from the layers above A. This was
+ * `GradCam.attribute` before it used the fused forward; tests and the bench compare with it.
+ * Same arguments and result as `new GradCam(cfg).attribute(net, images, classIndices)`.
+ */
+export function layerwiseGradCam(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: unknown = {}): AttributionResult {
+  const config = parseConfig('gradcam', GradCamConfigSchema, cfg);
+  checkAttributeArgs('gradcam', net, images, classIndices);
+  return tf.tidy(() => {
+    const layers = vggLayers(net);
+    const li = featureLayerIndex(layers, config.layer ?? net.layout.gradCamLayer);
+    const acts = runLayers(layers, images, 0, li + 1) as tf.Tensor4D;
+    const head = layers.slice(li + 1);
+    const logits = runLayers(head, acts) as tf.Tensor2D;
+    const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+    const native = gradCamFromActivations(acts, head, oneHot, config);
+    const maps = upsampleBilinear(native, net.config.inputSize);
+    return { maps, native, ...logitsToHost(logits, classIndices) };
+  });
 }

@@ -8,7 +8,8 @@
  * `--vs-torch` replaces the cpu comparison by PyTorch on the same CPU (vs_torch.ts): apc and
  * PyTorch (Debian's python3-torch in a child; `npm run bench:setup` installs it) alternate, and
  * the table gives medians and the apc/PyTorch ratio per row. `--profile` prints apc's per-kernel
- * times for each row. `--skip-attribution`, `--skip-memory` and `--skip-presets` drop sections.
+ * times for each row. `--sgd-share` prints how much of a step the optimizer update takes.
+ * `--skip-attribution`, `--skip-memory` and `--skip-presets` drop sections.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { epochMemoryCheck, smokeRunRss } from './memory.js';
-import { attributionThroughput, formatVsTorch, profileRows, runVsTorch, table } from './vs_torch.js';
+import { attributionThroughput, formatVsTorch, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
 interface Preset { name: string; config: VggConfig; cpu: boolean }
 
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     steps: { type: 'string', default: '10' }, 'cpu-steps': { type: 'string', default: '2' },
     batch: { type: 'string', default: '16' }, json: { type: 'string' }, 'vs-torch': { type: 'boolean', default: false },
     reps: { type: 'string', default: '7' }, 'torch-threads': { type: 'string', default: '2' },
-    profile: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false }, 'sgd-share': { type: 'boolean', default: false },
     'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
     'skip-presets': { type: 'boolean', default: false },
   } });
@@ -96,6 +97,13 @@ async function main(): Promise<void> {
   if (values.profile) {
     console.log('\napc per-kernel profile (one call after a warm-up; nested kernels count in their caller):');
     await profileRows(batch, log);
+  }
+  if (values['sgd-share']) {
+    const rows = await sgdShare(batch, Number(values.steps));
+    console.log(`\noptimizer update share of a step (SgdMomentum.step, batch ${batch}, medians of ${values.steps} steps):`);
+    for (const l of table(['step', 'step ms', 'update ms', 'share', 'kernels / update'], rows.map((r) => [
+      r.row, r.stepMs.toFixed(1), r.sgdMs.toFixed(2), `${((100 * r.sgdMs) / r.stepMs).toFixed(1)} %`, String(r.kernelCalls)]))) console.log(l);
+    report.sgdShare = rows;
   }
   if (!values['skip-attribution']) {
     const list = kinds();

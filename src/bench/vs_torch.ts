@@ -8,7 +8,12 @@
  *   KD + WCAM step   compressionObjective, 'swa'       | reference style: full student backward
  *                                                       |   with create_graph=True, then the loss backward
  *                                                       | (and a lean variant: autograd.grad to F only)
+ *   … teacher cache  the same with `teacherCache` (the  | reference style, as above
+ *                    batch's samples are cached after
+ *                    the warm-up round: epoch ≥ 2)
  *   Grad-CAM         GradCam attribution method        | hook + autograd.grad to relu4_3, upsample
+ *   … layer-by-layer `layerwiseGradCam`, the unfused   | as above
+ *                    path GradCam used before issue 8
  *   forward          VggNet.predict (inference)        | eval(), no_grad
  *
  * apc and PyTorch calls alternate (PyTorch runs in a long-lived child, see torch_child.ts), the
@@ -16,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeAttribution } from '../attribution/attribution_method.js';
+import { layerwiseGradCam } from '../attribution/grad_cam.js';
 import { makeAttribution } from '../attribution/registry.js';
 import { compressionObjective } from '../compress/objective.js';
 import { profileKernels } from '../engine/kernels/register.js';
@@ -46,7 +52,7 @@ export class Workload {
   private readonly netVars: tf.Variable[];
   private readonly studentVars: tf.Variable[];
   private readonly rng = new Rng(7);
-  readonly objectives: { label: Objective; kd: Objective; kdWcam: Objective };
+  readonly objectives: { label: Objective; kd: Objective; kdWcam: Objective; kdWcamCached: Objective };
 
   constructor(readonly teacherConfig: VggConfig, readonly studentConfig: VggConfig, readonly batchSize: number) {
     this.net = VggNet.create(teacherConfig, 0);
@@ -62,7 +68,7 @@ export class Workload {
     this.batch = {
       x: tf.tensor4d(rng.uniformArray(batchSize * H * W * 3, -1, 1), [batchSize, H, W, 3]),
       y: tf.tensor2d(labels, [batchSize, K]),
-      indices: [],
+      indices: Array.from({ length: batchSize }, (_, i) => i),
     };
     this.classes = Array.from({ length: batchSize }, () => rng.int(K));
     const kd = { alpha: 0.9, temperature: 4 };
@@ -70,6 +76,7 @@ export class Workload {
       label: labelObjective(multiLabelSoftMargin),
       kd: compressionObjective({ teacher: this.teacher, kd, matching: parseMatchingConfig({ kind: 'none', beta: 0 }) }),
       kdWcam: compressionObjective({ teacher: this.teacher, kd, matching: parseMatchingConfig({ kind: 'swa', beta: 1 }) }),
+      kdWcamCached: compressionObjective({ teacher: this.teacher, kd, matching: parseMatchingConfig({ kind: 'swa', beta: 1 }), teacherCache: true }),
     };
   }
 
@@ -85,12 +92,20 @@ export class Workload {
     await trainStep(this.net, this.objectives.label, this.optNet, this.netVars, this.batch, this.rng);
   }
 
-  async kdStep(wcam: boolean): Promise<void> {
-    await trainStep(this.student, wcam ? this.objectives.kdWcam : this.objectives.kd, this.optStudent, this.studentVars, this.batch, this.rng);
+  async kdStep(wcam: boolean, teacherCache = false): Promise<void> {
+    const objective = !wcam ? this.objectives.kd : teacherCache ? this.objectives.kdWcamCached : this.objectives.kdWcam;
+    await trainStep(this.student, objective, this.optStudent, this.studentVars, this.batch, this.rng);
   }
 
   async attribution(kind: string, cfg: unknown = {}, net: VggNet = this.net): Promise<void> {
     const r = makeAttribution(kind, cfg).attribute(net, this.batch.x, this.classes);
+    await r.maps.data();
+    disposeAttribution(r);
+  }
+
+  /** Grad-CAM by the previous unfused layer-by-layer path (the reference of the fused one). */
+  async layerwiseGradCam(): Promise<void> {
+    const r = layerwiseGradCam(this.net, this.batch.x, this.classes);
     await r.maps.data();
     disposeAttribution(r);
   }
@@ -126,7 +141,9 @@ export const ROWS: readonly RowSpec[] = [
   { key: 'kd', label: 'KD step (/16 student, /8 teacher)', torch: 'kd_step', apc: (w) => w.kdStep(false) },
   { key: 'kdwcam', label: 'KD + WCAM step (torch: reference style)', torch: 'kdwcam_ref_step', apc: (w) => w.kdStep(true), target: '≤ 0.8×' },
   { key: 'kdwcamLean', label: 'KD + WCAM step (torch: autograd.grad to F)', torch: 'kdwcam_lean_step', apc: (w) => w.kdStep(true) },
+  { key: 'kdwcamCached', label: 'KD + WCAM step, teacher cache (torch: reference style)', torch: 'kdwcam_ref_step', apc: (w) => w.kdStep(true, true) },
   { key: 'gradcam', label: 'Grad-CAM (vgg16s/8, maps/s)', torch: 'gradcam', apc: (w) => w.attribution('gradcam'), perImage: true, target: '≥ 1.0× maps/s' },
+  { key: 'gradcamLayerwise', label: 'Grad-CAM, unfused layer-by-layer path (before)', torch: 'gradcam', apc: (w) => w.layerwiseGradCam(), perImage: true },
   { key: 'forward', label: 'forward, inference (vgg16s/8)', torch: 'forward', apc: (w) => w.forward() },
 ];
 
@@ -152,6 +169,8 @@ export interface VsTorchResult {
   /** apc's KD + WCAM step over its plain KD step (target ≤ 1.25). */
   apcWcamOverKd: number;
   torchRefWcamOverKd: number;
+  /** Medians of per-round ratios (same round, so same contention): new path / old path. */
+  apcSpeedups: { teacherCacheKdWcam: number; fusedGradCam: number };
 }
 
 export async function runVsTorch(opts: { batch: number; reps: number; threads: number; log?: (s: string) => void }): Promise<VsTorchResult> {
@@ -190,6 +209,10 @@ export async function runVsTorch(opts: { batch: number; reps: number; threads: n
       torch: info, batch: opts.batch, reps: opts.reps, rows,
       apcWcamOverKd: median(pairRatios(apcT.get('kdwcam')!, apcT.get('kd')!)) || by('kdwcam').apcMs / by('kd').apcMs,
       torchRefWcamOverKd: by('kdwcam').torchMs / by('kd').torchMs,
+      apcSpeedups: {
+        teacherCacheKdWcam: median(pairRatios(apcT.get('kdwcamCached')!, apcT.get('kdwcam')!)),
+        fusedGradCam: median(pairRatios(apcT.get('gradcam')!, apcT.get('gradcamLayerwise')!)),
+      },
     };
   } finally {
     await torch.close();
@@ -208,6 +231,7 @@ export function formatVsTorch(r: VsTorchResult): string[] {
     x.apcMapsPerSec ? `${f(x.apcMapsPerSec, 0)} | ${f(x.torchMapsPerSec, 0)}` : '', x.target ?? '']);
   const out = table(header, lines);
   out.push(`apc KD+WCAM / KD step: ${f(r.apcWcamOverKd, 2)}× (target ≤ 1.25×); PyTorch reference-style KD+WCAM / KD: ${f(r.torchRefWcamOverKd, 2)}×`);
+  out.push(`apc new / old path (median of per-round ratios): KD+WCAM with / without teacher cache ${f(r.apcSpeedups.teacherCacheKdWcam, 2)}×; Grad-CAM fused / layer-by-layer ${f(r.apcSpeedups.fusedGradCam, 2)}×`);
   return out;
 }
 
@@ -235,6 +259,65 @@ export async function profileRows(batch: number, log: (s: string) => void, top =
   } finally {
     w.dispose();
   }
+}
+
+export interface SgdShare {
+  row: string;
+  stepMs: number;
+  /** Time inside `SgdMomentum.step` (wasm and cpu kernels run synchronously, so this is its cost). */
+  sgdMs: number;
+  /** Kernels one update launches. */
+  kernelCalls: number;
+}
+
+/**
+ * How much of a training step the optimizer update takes (issue 8: ~6 small kernels per variable).
+ * Medians over `reps` steps after a warm-up; the update is timed by wrapping the optimizer's `step`.
+ */
+export async function sgdShare(batch: number, reps: number): Promise<SgdShare[]> {
+  const w = Workload.standard(batch);
+  const out: SgdShare[] = [];
+  const original = SgdMomentum.prototype.step;
+  let sgdMs = 0;
+  let calls = 0;
+  SgdMomentum.prototype.step = function (this: SgdMomentum, vars, grads) {
+    const t0 = performance.now();
+    const p = profileKernelCount(() => original.call(this, vars, grads));
+    sgdMs += performance.now() - t0;
+    calls = p;
+  };
+  try {
+    for (const [row, f] of [['teacher train step (vgg16s/8)', () => w.teacherStep()], ['KD + WCAM step (/16 student)', () => w.kdStep(true)]] as const) {
+      await f();
+      const steps: number[] = [], sgd: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        sgdMs = 0;
+        const t0 = performance.now();
+        await f();
+        steps.push(performance.now() - t0);
+        sgd.push(sgdMs);
+      }
+      out.push({ row, stepMs: median(steps), sgdMs: median(sgd), kernelCalls: calls });
+    }
+  } finally {
+    SgdMomentum.prototype.step = original;
+    w.dispose();
+  }
+  return out;
+}
+
+/** Number of kernels `f` launches through the engine (ops; nested kernels not counted). */
+function profileKernelCount(f: () => void): number {
+  let n = 0;
+  const engine = tf.engine();
+  const run = engine.runKernel.bind(engine);
+  engine.runKernel = ((...args: Parameters<typeof engine.runKernel>) => { n++; return run(...args); }) as typeof engine.runKernel;
+  try {
+    f();
+  } finally {
+    engine.runKernel = run;
+  }
+  return n;
 }
 
 export interface AttributionThroughput {

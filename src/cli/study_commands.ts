@@ -8,7 +8,8 @@ import { loadNet } from '../models/checkpoint.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
-import { computePairMaps, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
+import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
+import { recipesFor } from '../pipeline/dataset_presets.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
@@ -16,7 +17,7 @@ export interface CompressFlags {
   /** Dataset spec (default: the teacher checkpoint's) and VOC bad-file policy. */
   data?: string; skipBad?: boolean;
   teacher: string; method: string; match: string; beta?: number; stochastic: number; matchClasses: string;
-  width: number; epochs?: number; trainLimit?: number; betaWarmup: number; seed: number; out: string; resume: boolean; quiet: boolean;
+  width: number; epochs?: number; trainLimit?: number; betaWarmup?: number; seed: number; out: string; resume: boolean; quiet: boolean;
   /** Pruning: structured global rate p (default 0.3) or unstructured per-round rate r (default 0.2). */
   rate?: number;
   /** Pruning rounds: structured iterative R (default 1 = one-shot), unstructured rounds (default 16). */
@@ -28,23 +29,24 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   const { net: teacher, meta } = await loadNet(f.teacher);
   const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0], skipBad: f.skipBad });
+  const recipes = recipesFor(data.info.name);
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
-    kind, beta: kind === 'none' ? 0 : f.beta ?? DEFAULT_BETA, stochastic: f.stochastic,
+    kind, beta: kind === 'none' ? 0 : f.beta ?? recipes.matchingBeta ?? DEFAULT_BETA, stochastic: f.stochastic,
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
   });
   const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
   try {
     if (f.method === 'kd') {
       const arch = teacher.config.blocks.length === 4 ? 'vgg16s' : 'vgg16';
-      const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses });
-      const recipe = { ...withEpochs(SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
+      const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses, dropout: recipes.teacherDropout });
+      const recipe = { ...withEpochs(recipes.kd ?? SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
       const r = await distill({ ...common, studentConfig, recipe });
       process.stdout.write(`kd+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
       r.net.dispose();
       return;
     }
-    const recipe = { ...withEpochs(SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
+    const recipe = { ...withEpochs(recipes.prune ?? SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
     if (f.method === 'structured') {
       const r = await structuredPruneAndFineTune({ ...common, recipe, rate: f.rate ?? 0.3, rounds: f.rounds ?? 1 });
       process.stdout.write(`structured p=${f.rate ?? 0.3}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.bestDir}\n`);
@@ -62,30 +64,34 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
 }
 
 export interface EvaluateFlags {
-  model: string; teacher?: string; data?: string; split: string; attribution: string; limit?: number; json?: string;
+  /** `split`: both groups on it; default the dataset's evalSplits (VOC: Main val / Segmentation val). */
+  model: string; teacher?: string; data?: string; split?: string; attribution: string; limit?: number; json?: string;
   skipBad?: boolean;
 }
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const { net, meta } = await loadNet(f.model);
   const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.config.inputSize[0], skipBad: f.skipBad });
-  if (!['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
-  const split = f.split as 'train' | 'val' | 'test';
+  if (f.split !== undefined && !['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
+  const split = f.split as 'train' | 'val' | 'test' | undefined;
+  const splits = evalSplitsFor({ data, split });
   const methods = parseAttributionList(f.attribution);
   let teacherMaps;
   if (f.teacher) {
     const t = await loadNet(f.teacher);
-    const pairs = maskPairs(data, split, f.limit);
-    teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, split, pairs, m)] as const));
+    const pairs = maskPairs(data, splits.localization, f.limit);
+    teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, splits.localization, pairs, m)] as const));
     t.net.dispose();
   }
   const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps });
-  const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name, split, ...ev };
+  const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name,
+    split: splits.prediction === splits.localization ? splits.prediction : undefined, ...ev };
   const text = JSON.stringify(out, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2);
   if (f.json) await writeFile(f.json, text);
-  process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}\n`);
+  const both = splits.prediction === splits.localization;
+  process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}${both ? '' : ` (${splits.prediction})`}\n`);
   for (const [m, e] of Object.entries(ev.attribution)) {
-    process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} pairs)`
+    process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
       + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '') + '\n');
   }
   net.dispose();

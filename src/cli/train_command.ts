@@ -1,7 +1,8 @@
-/** `apc train`: flags → trainTeacher. */
+/** `apc train`: flags → trainTeacher, with the dataset's teacher recipe (`recipesFor`). */
 import { openDataset } from '../data/registry.js';
 import { vggPreset } from '../models/vgg_config.js';
-import { SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, trainTeacher } from '../pipeline/train_teacher.js';
+import { recipesFor } from '../pipeline/dataset_presets.js';
+import { trainTeacher } from '../pipeline/train_teacher.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
 export interface TrainFlags {
@@ -22,10 +23,11 @@ export interface TrainFlags {
 }
 
 export async function trainCommand(f: TrainFlags): Promise<void> {
-  const data = openDataset(f.data, { imageSize: f.imageSize, skipBad: f.skipBad });
+  const data = openDataset(f.data, { imageSize: f.imageSize, skipBad: f.skipBad }); // its default size is recipes.imageSize
+  const recipes = recipesFor(f.data);
   const imageSize = data.info.height;
-  const config = vggPreset({ arch: f.arch, width: f.width, imageSize, numClasses: data.info.classNames.length, dropout: SHAPES_TEACHER_DROPOUT });
-  const recipe = { ...withEpochs(SHAPES_TEACHER_RECIPE, f.epochs),
+  const config = vggPreset({ arch: f.arch, width: f.width, imageSize, numClasses: data.info.classNames.length, dropout: recipes.teacherDropout });
+  const recipe = { ...withEpochs(recipes.teacher, f.epochs),
     ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
   const r = await trainTeacher({ data, config, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
     provenance: { command: process.argv.slice(2).join(' ') } });

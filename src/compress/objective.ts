@@ -6,7 +6,9 @@
  *
  * The teacher is frozen and in inference mode; its logits and target maps are computed once per
  * batch outside the gradient tape. The student's dropout mask is drawn explicitly so the matching
- * term sees the same mask as the logits (quirk Q6).
+ * term sees the same mask as the logits (quirk Q6). With `teacherCache` (unaugmented batches
+ * only), the teacher's logits and captured activations come from a per-sample host cache after
+ * the first epoch (teacher_cache.ts); the target is still built per step from them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/random.js';
@@ -14,6 +16,7 @@ import type { VggNet } from '../models/vgg.js';
 import { type MatchingConfig, type MatchingTarget, matchingCaptures, matchingLoss, teacherTarget } from '../matching/matching_term.js';
 import type { Objective } from '../train/fit.js';
 import { multiLabelKd, multiLabelSoftMargin } from '../train/losses.js';
+import { type TeacherCacheOptions, TeacherOutputCache } from './teacher_cache.js';
 
 export interface KdSettings {
   /** Mix a of the KD term (spec default 0.9). */
@@ -32,20 +35,36 @@ export interface CompressionObjectiveOptions {
    * reaches β, so an untrained student is not dominated by it before it has features.
    */
   readonly betaWarmupSteps?: number;
+  /**
+   * Cache the teacher's logits and captured activations per training-sample index
+   * (`TeacherOutputCache`; `true` = default options). ONLY for batches that are a pure function
+   * of `batch.indices`, i.e. without augmentation: the caller decides (`distill` turns it on when
+   * the recipe has no augmentation). Results equal the uncached objective's. The teacher forward
+   * here is always inference mode (no dropout, BN running statistics), as the cache needs; a
+   * training-mode teacher (reference quirk Q1) must not use it. Default off.
+   */
+  readonly teacherCache?: boolean | TeacherCacheOptions;
 }
 
-export function compressionObjective(opts: CompressionObjectiveOptions): Objective {
+/** The compression objective; `teacherCache` is the cache in use (absent when off), for stats. */
+export type CompressionObjective = Objective & { readonly teacherCache?: TeacherOutputCache };
+
+export function compressionObjective(opts: CompressionObjectiveOptions): CompressionObjective {
   const { teacher, kd, matching } = opts;
   const useMatching = matching.kind !== 'none' && matching.beta > 0;
+  const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
+  const cache = opts.teacherCache
+    ? new TeacherOutputCache(teacher, captures, opts.teacherCache === true ? {} : opts.teacherCache)
+    : undefined;
   let teacherLogits: tf.Tensor2D | undefined;
   let target: MatchingTarget | undefined;
   let dropoutMask: tf.Tensor2D | undefined;
   let step = 0;
   return {
+    teacherCache: cache,
     beforeStep(batch, rng: Rng) {
-      const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
       // tidy: the teacher's intermediate activations must not outlive the step
-      const t = tf.tidy(() => {
+      const t = cache ? cache.outputs(batch.x, batch.indices) : tf.tidy(() => {
         const r = teacher.forward(batch.x, { capture: captures });
         return { logits: r.logits, activations: r.activations };
       });

@@ -6,6 +6,8 @@
  * 255 = void. Keeping one index map (rather than one binary mask per class) lets the pointing
  * game and ROC-AUC treat "other class" and "background" exactly as the evaluation spec says.
  */
+import type { Rng } from '../engine/random.js';
+
 export type SplitName = 'train' | 'val' | 'test';
 
 export interface Sample {
@@ -27,6 +29,28 @@ export interface DatasetInfo {
   /** Per-channel mean/std applied by `normalize` (x − mean)/std. */
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
+  /**
+   * Which split each evaluation group runs on (see `evalSplitsOf`). Absent: both on 'test'.
+   * VOC: prediction metrics on Main val ('val'), localisation on Segmentation val ('test'),
+   * as evaluation.md §1–§2 prescribe.
+   */
+  readonly evalSplits?: EvalSplits;
+}
+
+/** Where `evaluateModel` / `apc evaluate` compute each group of metrics. */
+export interface EvalSplits {
+  /** mAP, F1 … (evaluation.md §1). */
+  readonly prediction: SplitName;
+  /** Localisation and teacher–student agreement; this split must have masks (§2–§3). */
+  readonly localization: SplitName;
+}
+
+/** The default of datasets that do not say: prediction and localisation both on 'test'. */
+export const DEFAULT_EVAL_SPLITS: EvalSplits = Object.freeze({ prediction: 'test', localization: 'test' });
+
+/** A dataset's evaluation splits (`info.evalSplits`, else `DEFAULT_EVAL_SPLITS`). */
+export function evalSplitsOf(data: Pick<Dataset, 'info'>): EvalSplits {
+  return data.info.evalSplits ?? DEFAULT_EVAL_SPLITS;
 }
 
 export interface Dataset {
@@ -35,4 +59,21 @@ export interface Dataset {
   size(split: SplitName): number;
   /** Sample i of a split; deterministic (same seed → same pixels). */
   get(split: SplitName, index: number): Sample;
+  /**
+   * Optional: the dataset's own training transform of train sample `index`, drawing its
+   * randomness from `rng` (new draws every call). Same H×W×3 [0,1] layout and label length as
+   * `get`. When present, `hostBatch` uses it for every augmented 'train' batch instead of the
+   * generic crop/flip of the already-resized `get` image, and the recipe's `AugmentOptions` only
+   * switch augmentation on (their scale/ratio/flip do not apply). VOC: the reference's random
+   * resized crop of the original-size image + flip (voc-protocol.md §4). Absent (shapes,
+   * mnist-multi): the generic path.
+   */
+  trainSample?(index: number, rng: Rng): Sample;
+  /**
+   * Optional: per image and class, 1 when the class is present and every object of it is
+   * difficult, N×K row-major over the whole split (evaluation.md §1 `Dif`). Only the headline
+   * `mAP` uses it (those pairs are left out of the class's ranked list); `mAP_raw`, the per-image
+   * AP and F1 count them as positives. Absent: nothing is difficult.
+   */
+  difficultOnly?(split: SplitName): Float32Array;
 }

@@ -5,7 +5,9 @@
  *   train = ImageSets/Main/train.txt          labels only (training)
  *   val   = ImageSets/Main/val.txt            labels only (checkpoint selection)
  *   test  = ImageSets/Segmentation/val.txt    labels + SegmentationClass masks, ids sorted
- *           (localisation and agreement; also what `apc run`/`evaluate` report prediction metrics on)
+ *           (localisation and agreement)
+ * `info.evalSplits` = { prediction: 'val', localization: 'test' }: `evaluateModel` / `apc evaluate`
+ * report prediction metrics on Main val and localisation on Segmentation val (evaluation.md §1–§2).
  * Segmentation val lies inside Main val, so reported numbers share images with selection, as in
  * the reference. At open the loader logs how many Segmentation val ids are in Main train (should
  * be 0) and warns if any are.
@@ -14,8 +16,9 @@
  * imageSize² (default 227) with the antialiased bilinear resampler, as u/255 in [0,1]; masks are
  * resized with nearest (255 void kept, quirk V5 fixed). `info.mean/std` are the VOC statistics.
  * `trainSample(i, rng)` is the reference's train transform on the original-size image (random
- * resized crop, resize, flip); the generic batch code (`src/train/batches.ts`) currently augments
- * the 227² image from `get` instead, which approximates it (crops of a resized image).
+ * resized crop, resize, flip); `hostBatch` (`src/train/batches.ts`) uses it for every augmented
+ * train batch (`Dataset.trainSample`). `difficultOnly(split)` feeds the headline mAP
+ * (`Dataset.difficultOnly`, via `collectLogits`).
  *
  * Bad files: every entry (XML, JPEG, and for `test` the mask) is validated when the dataset is
  * opened, by decoding it once into the on-disk cache (see voc_cache.ts; a warm cache only checks
@@ -29,7 +32,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Rng } from '../engine/random.js';
 import { BadInputError, type BadInputLog, type SkippedEntry } from './bad_input.js';
-import type { Dataset, DatasetInfo, Sample, SplitName } from './dataset.js';
+import type { Dataset, DatasetInfo, EvalSplits, Sample, SplitName } from './dataset.js';
 import { parseIdList, parseVocAnnotation, VOC_CLASS_NAMES, VOC_MEAN, VOC_NUM_CLASSES, VOC_STD, type VocAnnotation } from './voc_annotations.js';
 import { cacheKey, defaultVocCacheDir, type FileStamp, VocCache } from './voc_cache.js';
 import { DEFAULT_DECODE_LIMITS, decodeJpegRgb, decodeVocMask, type RgbImage } from './voc_decode.js';
@@ -74,6 +77,8 @@ export interface VocDataset extends Dataset {
 }
 
 const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
+/** Prediction metrics on Main val, localisation on Segmentation val (evaluation.md §1–§2). */
+export const VOC_EVAL_SPLITS: EvalSplits = Object.freeze({ prediction: 'val', localization: 'test' });
 const LISTS: Readonly<Record<SplitName, readonly string[]>> = {
   train: ['ImageSets', 'Main', 'train.txt'],
   val: ['ImageSets', 'Main', 'val.txt'],
@@ -264,7 +269,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   // --- access ------------------------------------------------------------------------------
   const info: DatasetInfo = Object.freeze({
-    name, classNames: VOC_CLASS_NAMES, height: S, width: S, mean: VOC_MEAN, std: VOC_STD,
+    name, classNames: VOC_CLASS_NAMES, height: S, width: S, mean: VOC_MEAN, std: VOC_STD, evalSplits: VOC_EVAL_SPLITS,
   });
 
   const splitEntries = (split: SplitName): Entry[] => {

@@ -1,4 +1,9 @@
-/** Runs a network in inference mode over a dataset split and collects logits and labels. */
+/**
+ * Runs a network in inference mode over a dataset split and collects logits and labels, plus the
+ * split's difficult-only flags when the dataset has them (VOC), so that `predictionMetrics` of the
+ * result gives the headline mAP of evaluation.md §1 (difficult-only pairs left out; `mAP_raw`,
+ * per-image AP and F1 still count them as positives).
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, SplitName } from '../data/dataset.js';
 import type { VggNet } from '../models/vgg.js';
@@ -10,6 +15,8 @@ export interface SplitLogits {
   readonly labels: Float32Array;
   readonly numImages: number;
   readonly numClasses: number;
+  /** N×K difficult-only flags (`Dataset.difficultOnly`), absent when the dataset has none. */
+  readonly difficultOnly?: Float32Array;
 }
 
 export async function collectLogits(net: VggNet, data: Dataset, split: SplitName, opts: { batchSize?: number; limit?: number } = {}): Promise<SplitLogits> {
@@ -23,7 +30,17 @@ export async function collectLogits(net: VggNet, data: Dataset, split: SplitName
     labels.set(await b.y.data(), b.indices[0] * K);
     tf.dispose([z, b.x, b.y]);
   }
-  return { logits, labels, numImages: n, numClasses: K };
+  const difficultOnly = data.difficultOnly ? checkedDifficultOnly(data, split, n, K) : undefined;
+  return { logits, labels, numImages: n, numClasses: K, ...(difficultOnly ? { difficultOnly } : {}) };
+}
+
+/** The first n rows of the split's flags, checked for shape. */
+function checkedDifficultOnly(data: Dataset, split: SplitName, n: number, K: number): Float32Array {
+  const all = (data.difficultOnly as NonNullable<Dataset['difficultOnly']>).call(data, split);
+  if (all.length !== data.size(split) * K) {
+    throw new Error(`dataset '${data.info.name}': difficultOnly('${split}') has ${all.length} values, want ${data.size(split)}×${K}`);
+  }
+  return all.slice(0, n * K);
 }
 
 /** Prediction metrics (mAP, F1 …, ×100) of a network on a split. */

@@ -1,6 +1,9 @@
 /**
  * Multi-label prediction metrics on Main `val` (evaluation spec §1.2), as pure functions of
- * row-major arrays.
+ * row-major arrays. Difficult-only flags (`difficultOnly`, VOC) affect only the headline `mAP`:
+ * those (image, class) pairs are left out of the class's list. `mAP_raw`, `mAP_perImage_ref`,
+ * `F1` and `F1_ref` count difficult objects as positives (evaluation.md §1). `collectLogits`
+ * passes the dataset's flags along.
  *
  * Units: every mean metric here (`mAP`, `mAP_raw`, `mAP_perImage_ref`, `F1`, `F1_ref`) is
  * returned **×100** (percent), as the spec reports them. Per-class APs (`perClassAveragePrecision`)
@@ -209,8 +212,16 @@ export interface PredictionMetrics {
   readonly nClassesSkippedRaw: number;
   /** Images skipped by `mAP_perImage_ref` (no positive label). */
   readonly nImagesSkippedPerImage: number;
+  /** (image, class) pairs flagged difficult-only, i.e. left out of `mAP` (0 without flags). */
+  readonly nDifficultOnly: number;
   readonly numImages: number;
   readonly numClasses: number;
+}
+
+function countNonZero(values: ArrayLike<number> | undefined): number {
+  let n = 0;
+  if (values) for (let i = 0; i < values.length; i++) if (values[i] !== 0) n++;
+  return n;
 }
 
 /** All §1.2 prediction metrics at once (see the individual functions for definitions). */
@@ -229,6 +240,7 @@ export function predictionMetrics(input: PredictionInput): PredictionMetrics {
     nClassesSkipped: perClassAP.filter((v) => v === null).length,
     nClassesSkippedRaw: perClassAPRaw.filter((v) => v === null).length,
     nImagesSkippedPerImage: perImage.nSkipped,
+    nDifficultOnly: countNonZero(input.difficultOnly),
     numImages: input.numImages,
     numClasses: input.numClasses,
   };

@@ -1,11 +1,13 @@
 /**
- * Evaluates a (compressed) network: prediction metrics on a split, and for each attribution
+ * Evaluates a (compressed) network: prediction metrics on one split, and for each attribution
  * method the localisation metrics against the dataset's masks and the agreement of its maps with
- * the teacher's (evaluation spec §2–§3). Pairs are (image, ground-truth class present in the
+ * the teacher's on another (evaluation spec §1–§3). The splits are the dataset's
+ * (`info.evalSplits`: VOC prediction on Main val, localisation on Segmentation val; otherwise both
+ * 'test') unless the caller overrides them. Pairs are (image, ground-truth class present in the
  * mask); localisation counts a pair iff the model's z_c > 0, agreement iff both models' are.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, SplitName } from '../data/dataset.js';
+import { type Dataset, type EvalSplits, evalSplitsOf, type SplitName } from '../data/dataset.js';
 import { disposeAttribution } from '../attribution/attribution_method.js';
 import { makeAttribution } from '../attribution/registry.js';
 import { collectLogits } from '../eval/collect_logits.js';
@@ -33,6 +35,8 @@ export interface MethodEvaluation {
 }
 
 export interface ModelEvaluation {
+  /** Where prediction metrics and localisation/agreement were computed. */
+  readonly splits: EvalSplits;
   readonly mAP: number;
   readonly f1: number;
   readonly prediction: Record<string, number>;
@@ -75,11 +79,29 @@ export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pa
   return { method, pairs, maps, logits };
 }
 
+/** Teacher maps must be for exactly the pairs being evaluated (same split, same limit). */
+function checkSamePairs(teacher: PairMaps, pairs: readonly Pair[], split: SplitName): void {
+  const same = teacher.pairs.length === pairs.length
+    && teacher.pairs.every((p, i) => p.image === pairs[i].image && p.classIndex === pairs[i].classIndex);
+  if (!same) {
+    throw new Error(`teacher ${teacher.method} maps cover ${teacher.pairs.length} pairs that are not the ${pairs.length} '${split}' pairs `
+      + 'being evaluated: compute them with maskPairs/computePairMaps on the localisation split with the same limit');
+  }
+}
+
 export interface EvaluateOptions {
   data: Dataset;
-  split: SplitName;
+  /** Both groups on this split (overrides the dataset's `evalSplits`). */
+  split?: SplitName;
+  /** Prediction metrics on this split (default: `split`, else the dataset's). */
+  predictionSplit?: SplitName;
+  /** Localisation and agreement on this split (default: `split`, else the dataset's). */
+  localizationSplit?: SplitName;
   methods: readonly string[];
-  /** Teacher maps per method for agreement (computed once per run with `computePairMaps`). */
+  /**
+   * Teacher maps per method for agreement (computed once per run with `computePairMaps`, on the
+   * localisation split — `evalSplitsFor(opts).localization` — with `maskPairs` of that split).
+   */
   teacherMaps?: ReadonlyMap<string, PairMaps>;
   limit?: number;
   batchSize?: number;
@@ -89,15 +111,26 @@ export interface EvaluateOptions {
   label?: string;
 }
 
+/** The splits an evaluation uses: per-group override, else `split`, else the dataset's `evalSplits`. */
+export function evalSplitsFor(opts: Pick<EvaluateOptions, 'data' | 'split' | 'predictionSplit' | 'localizationSplit'>): EvalSplits {
+  const own = evalSplitsOf(opts.data);
+  return {
+    prediction: opts.predictionSplit ?? opts.split ?? own.prediction,
+    localization: opts.localizationSplit ?? opts.split ?? own.localization,
+  };
+}
+
 export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise<ModelEvaluation> {
-  const { data, split } = opts;
+  const { data } = opts;
+  const splits = evalSplitsFor(opts);
+  const split = splits.localization;
   const started = Date.now();
-  const pairs = maskPairs(data, split, opts.limit);
+  const pairs = opts.methods.length > 0 ? maskPairs(data, split, opts.limit) : [];
   // progress in pairs: one unit per image for the logits pass, then every method's pairs
-  const nImages = Math.min(data.size(split), opts.limit ?? Infinity);
+  const nImages = Math.min(data.size(splits.prediction), opts.limit ?? Infinity);
   const label = opts.label ?? 'evaluate';
   const progress = createProgress({ label, total: nImages + opts.methods.length * pairs.length, quiet: opts.quiet });
-  const pred = predictionMetrics(await collectLogits(net, data, split, { limit: opts.limit }));
+  const pred = predictionMetrics(await collectLogits(net, data, splits.prediction, { limit: opts.limit }));
   progress.update(nImages, { stage: 'logits', mAP: pred.mAP });
   const attribution: Record<string, MethodEvaluation> = {};
   const { height, width } = data.info;
@@ -106,6 +139,7 @@ export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise
     const own = computePairMaps(net, data, split, pairs, method, opts.batchSize, (n) => progress.update(base + n, { stage: method }));
     const loc = new LocalizationAccumulator();
     const teacher = opts.teacherMaps?.get(method);
+    if (teacher) checkSamePairs(teacher, pairs, split);
     const agr = teacher ? new AgreementAccumulator() : undefined;
     pairs.forEach((p, i) => {
       const sample = data.get(split, p.image);
@@ -130,9 +164,10 @@ export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise
   const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const perMethod = Object.entries(attribution).map(([m, e]) => `${m} AUC ${f(e.auc, 3)} · pointing ${Number.isFinite(e.pointing) ? `${f(100 * e.pointing, 1)} %` : '–'}`
     + (e.agreement ? ` · cosine ${f(e.agreement.cosine, 3)}` : ''));
-  progress.stop(`${label}: mAP ${f(pred.mAP, 2)} · F1 ${f(pred.F1, 2)}${perMethod.length ? ` · ${perMethod.join(' · ')}` : ''} · ${pairs.length} pairs · ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const where = splits.prediction === split ? `${pairs.length} pairs` : `mAP on ${splits.prediction} · ${pairs.length} ${split} pairs`;
+  progress.stop(`${label}: mAP ${f(pred.mAP, 2)} · F1 ${f(pred.F1, 2)}${perMethod.length ? ` · ${perMethod.join(' · ')}` : ''} · ${where} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return {
-    mAP: pred.mAP, f1: pred.F1,
+    splits, mAP: pred.mAP, f1: pred.F1,
     prediction: { mAP: pred.mAP, mAP_raw: pred.mAP_raw, mAP_perImage_ref: pred.mAP_perImage_ref, F1: pred.F1, F1_ref: pred.F1_ref },
     attribution,
   };

@@ -6,7 +6,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Dataset } from '../data/dataset.js';
+import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js';
+import { recipesFor } from './dataset_presets.js';
 import { currentBackend } from '../engine/backend.js';
 import { type MatchingConfig, parseMatchingConfig } from '../matching/matching_term.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';
@@ -18,7 +19,7 @@ import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
 import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
-import { SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
+import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
 
 export interface StudyVariant {
@@ -73,9 +74,10 @@ export function kdVariants(beta = DEFAULT_BETA): StudyVariant[] {
 export const STUDY_PRESETS: Record<string, StudyPreset> = {
   quick: {
     name: 'quick',
-    // Sized for ≤ 15 minutes on 2 cores (see README): a /8 teacher and /16 students.
+    // Sized for ≤ 20 minutes on 2 cores (see README): a /8 teacher (6 epochs), /16 students
+    // (4 epochs, lr ×0.1 for the last, β warmed up over the first two), small pruning runs.
     teacher: { arch: 'vgg16', width: 8, recipe: withEpochs(SHAPES_TEACHER_RECIPE, 6) },
-    student: { width: 16, recipe: withEpochs(SHAPES_KD_RECIPE, 2) },
+    student: { width: 16, recipe: withEpochs(SHAPES_KD_RECIPE, 4) },
     variants: kdVariants(),
     // Fewer, larger pruning rounds than the reference (r 0.5 × 3 → 87.5 % sparsity instead of
     // r 0.2 × 16 → 97.2 %), each fine-tuned for one epoch on part of the training split.
@@ -84,7 +86,8 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
       unstructured: { rate: 0.5, rounds: 3, recipe: { ...withEpochs(SHAPES_PRUNE_RECIPE, 1), trainLimit: 2000 } },
       beta: DEFAULT_BETA,
     },
-    methods: ['gradcam'],
+    // The paper's four attribution methods.
+    methods: ['gradcam', 'lrp', 'ebp', 'rap'],
     testLimit: 300,
   },
   /** Seconds-long end-to-end check (tests, CI): tiny data, one epoch each. */
@@ -176,7 +179,10 @@ export interface PruningSeries {
 
 export interface StudyResults {
   dataset: string;
+  /** Where prediction metrics (mAP, F1) were computed. */
   split: string;
+  /** Prediction and localisation splits (VOC: Main val, Segmentation val; else both test). */
+  splits?: EvalSplits;
   preset: string;
   seed: number;
   apc: string;
@@ -237,6 +243,16 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await rename(tmp, path);
 }
 
+/**
+ * A preset's recipe moved onto the dataset's own recipe (`recipesFor`): presets are written
+ * against the shapes recipes; on another dataset the optimiser settings, schedule shape and
+ * augmentation come from that dataset's recipe while the preset's epochs and limits stay.
+ */
+function onDataset<R extends TrainRecipe>(presetRecipe: R, datasetRecipe: R | undefined, shapesRecipe: TrainRecipe): R {
+  if (!datasetRecipe || datasetRecipe === shapesRecipe) return presetRecipe;
+  return { ...withEpochs(datasetRecipe, presetRecipe.epochs), trainLimit: presetRecipe.trainLimit, valLimit: presetRecipe.valLimit };
+}
+
 /** Loads a checkpoint, runs `f` on its network and disposes it. */
 async function withCheckpoint<T>(dir: string, f: (net: VggNet) => Promise<T>): Promise<T> {
   const { net } = await loadNet(dir);
@@ -272,12 +288,13 @@ async function runPruning(opts: RunStudyOptions, teacher: VggNet, teacherDir: st
     ['+wcam', parseMatchingConfig({ kind: 'swa', beta: pr.beta })],
   ];
   const common = { data: opts.data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
+  const base = recipesFor(opts.data.info.name).prune;
   const out: PrunedModel[] = [];
   if (pr.structured) {
     for (const [suffix, matching] of variants) {
       const name = `structured${suffix}`;
       const r = await structuredPruneAndFineTune({ ...common, matching, rate: pr.structured.rate, rounds: pr.structured.rounds,
-        recipe: pr.structured.recipe, outDir: join(opts.outDir, name), label: name });
+        recipe: onDataset(pr.structured.recipe, base, SHAPES_PRUNE_RECIPE), outDir: join(opts.outDir, name), label: name });
       r.net.dispose();
       const seconds = r.rounds.reduce((acc, x) => acc + x.seconds, 0);
       stages.push({ name, seconds });
@@ -290,7 +307,7 @@ async function runPruning(opts: RunStudyOptions, teacher: VggNet, teacherDir: st
     for (const [suffix, matching] of variants) {
       const name = `unstructured${suffix}`;
       const r = await unstructuredPruneRounds({ ...common, matching, rate: pr.unstructured.rate, rounds: pr.unstructured.rounds,
-        recipe: pr.unstructured.recipe, outDir: join(opts.outDir, name), label: name });
+        recipe: onDataset(pr.unstructured.recipe, base, SHAPES_PRUNE_RECIPE), outDir: join(opts.outDir, name), label: name });
       const seconds = r.rounds.reduce((acc, x) => acc + x.seconds, 0);
       stages.push({ name, seconds });
       const curve = r.rounds.map((x) => `${(100 * x.sparsity).toFixed(1)} %: ${x.best.mAP?.toFixed(1)}`).join(', ');
@@ -309,16 +326,18 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const K = data.info.classNames.length;
   const imageSize = data.info.height;
 
-  const teacherConfig = vggPreset({ arch: preset.teacher.arch, width: preset.teacher.width, imageSize, numClasses: K, dropout: SHAPES_TEACHER_DROPOUT });
-  const t = await trainTeacher({ data, config: teacherConfig, recipe: preset.teacher.recipe, seed, outDir: join(outDir, 'teacher'), resume: true, quiet: opts.quiet });
+  const recipes = recipesFor(data.info.name);
+  const teacherConfig = vggPreset({ arch: preset.teacher.arch, width: preset.teacher.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
+  const t = await trainTeacher({ data, config: teacherConfig, recipe: onDataset(preset.teacher.recipe, recipes.teacher, SHAPES_TEACHER_RECIPE), seed, outDir: join(outDir, 'teacher'), resume: true, quiet: opts.quiet });
   stages.push({ name: 'teacher', seconds: t.seconds });
   log(`teacher: val mAP ${t.val.mAP?.toFixed(2)} · F1 ${t.val.F1?.toFixed(2)} · ${t.seconds.toFixed(0)} s · ${t.bestDir}`);
 
-  const studentConfig = vggPreset({ arch: preset.teacher.arch, width: preset.student.width, imageSize, numClasses: K });
+  const studentConfig = vggPreset({ arch: preset.teacher.arch, width: preset.student.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
+  const studentRecipe = onDataset(preset.student.recipe, recipes.kd, SHAPES_KD_RECIPE);
   const students: { variant: StudyVariant; net: VggNet; dir: string; seconds: number }[] = [];
   for (const variant of preset.variants) {
     const r = await distill({ data, teacher: t.net, teacherDir: t.bestDir, studentConfig, matching: variant.matching,
-      recipe: preset.student.recipe, seed, outDir: join(outDir, variant.name), resume: true, quiet: opts.quiet, label: variant.name });
+      recipe: studentRecipe, seed, outDir: join(outDir, variant.name), resume: true, quiet: opts.quiet, label: variant.name });
     stages.push({ name: variant.name, seconds: r.seconds });
     log(`${variant.name}: val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s`);
     students.push({ variant, net: r.net, dir: r.bestDir, seconds: r.seconds });
@@ -327,11 +346,13 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const pruned = await runPruning(opts, t.net, t.bestDir, stages, log);
 
   const evalStart = Date.now();
-  const split = 'test' as const;
+  // the dataset's evaluation splits: VOC prediction on Main val, localisation on Segmentation val; else both 'test'
+  const splits = evalSplitsOf(data);
+  const split = splits.localization;
   const pairs = maskPairs(data, split, preset.testLimit);
   const teacherMaps = new Map<string, PairMaps>();
   for (const m of preset.methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, split, methods: preset.methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
+  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods: preset.methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
   const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, label: 'teacher' }), t.bestDir, t.seconds)];
   for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
   const series: PruningSeries[] = [];
@@ -355,10 +376,10 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     series.push({ name: p.name, compression: 'unstructured', match: matchName(p.matching), beta: p.matching.beta, rate: p.rate ?? NaN, points });
   }
   stages.push({ name: 'evaluate', seconds: (Date.now() - evalStart) / 1000 });
-  log(`evaluate: ${models.length} models × ${preset.methods.join(', ')} on ${pairs.length} test pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
+  log(`evaluate: ${models.length} models × ${preset.methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
 
   const results: StudyResults = {
-    dataset: data.info.name, split, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, models, series, stages,
+    dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, models, series, stages,
   };
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then

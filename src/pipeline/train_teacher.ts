@@ -2,6 +2,7 @@
 import type { Dataset } from '../data/dataset.js';
 import { VggNet } from '../models/vgg.js';
 import type { VggConfig } from '../models/vgg_config.js';
+import { VOC_AUGMENT } from '../train/batches.js';
 import { labelObjective } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
@@ -31,6 +32,27 @@ export const MNIST_MULTI_TEACHER_RECIPE: TrainRecipe = {
   epochs: 10, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4,
   lrMilestones: [8], augment: null,
 };
+
+/**
+ * The spec's VOC teacher recipe (voc-protocol.md §7): SGD lr 0.1, momentum 0.9, weight decay 1e-4
+ * (coupled, all parameters), batch 64, 60 epochs, lr ×0.1 at the start of epochs 10, 30 and 40,
+ * the reference's train transform (the dataset's own, `Dataset.trainSample`; `VOC_AUGMENT` only
+ * switches it on), selection by val mAP every epoch. The reference starts from ImageNet VGG16-BN
+ * weights (§6.4, quirk V8); `trainTeacher` builds the network from scratch.
+ */
+export const VOC_TEACHER_RECIPE: TrainRecipe = {
+  epochs: 60, batchSize: 64, lr: 0.1, momentum: 0.9, weightDecay: 1e-4,
+  lrMilestones: [10, 30, 40], augment: VOC_AUGMENT,
+};
+
+/** Head dropout of the VOC networks: flatten → Dropout(0.5) → Dense (voc-protocol.md §6.1). */
+export const VOC_TEACHER_DROPOUT = 0.5;
+
+/**
+ * The reference teacher's seed (quirk V3: hard-coded 3). Random streams differ across frameworks,
+ * so it only records the setting; results match the reference statistically, not bit for bit.
+ */
+export const VOC_TEACHER_SEED = 3;
 
 export interface TrainTeacherOptions {
   data: Dataset;

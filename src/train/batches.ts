@@ -3,6 +3,10 @@
  * random-resized-crop + horizontal-flip augmentation done by one batched `cropAndResize`.
  * When the dataset has masks, a crop's label is recomputed from the mask so that an object
  * cropped out of view is not still labelled present.
+ *
+ * A dataset with its own train transform (`Dataset.trainSample`, VOC: the reference's crop of the
+ * original-size image) gets that instead for augmented 'train' batches: the images arrive
+ * augmented, the label is the sample's, and no crop boxes are drawn.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, SplitName } from '../data/dataset.js';
@@ -19,7 +23,11 @@ export interface AugmentOptions {
   minVisibleFraction: number;
 }
 
-/** The reference's VOC augmentation (random-resized-crop area 8–100 %, aspect 3/4–4/3, flip). */
+/**
+ * The reference's VOC augmentation parameters (random-resized-crop area 8–100 %, aspect 3/4–4/3,
+ * flip). A VOC dataset applies them itself, on the original-size image (`Dataset.trainSample`);
+ * here they only take effect on datasets without their own transform.
+ */
 export const VOC_AUGMENT: AugmentOptions = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, minVisibleFraction: 0.3 };
 
 /**
@@ -67,11 +75,16 @@ export function randomResizedCrop(H: number, W: number, aug: AugmentOptions, rng
   return [Math.floor((H - h) / 2), Math.floor((W - w) / 2), h, w];
 }
 
-/** Assembles a host-side batch, drawing augmentation from `rng` when `augment` is given. */
+/**
+ * Assembles a host-side batch, drawing augmentation from `rng` when `augment` is given. For the
+ * 'train' split of a dataset with `trainSample`, augmentation is that transform (per sample, in
+ * batch order, from `rng`); `augment` only switches it on.
+ */
 export function hostBatch(data: Dataset, split: SplitName, indices: readonly number[], augment?: AugmentOptions, rng?: Rng): HostBatch {
   const { height: H, width: W, classNames } = data.info;
   const K = classNames.length;
   const B = indices.length;
+  if (augment && rng && split === 'train' && data.trainSample) return ownTransformBatch(data, data.trainSample.bind(data), indices, rng);
   const images = new Float32Array(B * H * W * 3);
   const labels = new Float32Array(B * K);
   const boxes = augment ? new Float32Array(B * 4) : undefined;
@@ -110,6 +123,24 @@ export function hostBatch(data: Dataset, split: SplitName, indices: readonly num
     }
   });
   return { indices, images, labels, boxes };
+}
+
+/** A train batch from the dataset's own transform: no boxes, so `toTensors` only normalises. */
+function ownTransformBatch(data: Dataset, trainSample: NonNullable<Dataset['trainSample']>, indices: readonly number[], rng: Rng): HostBatch {
+  const { height: H, width: W, classNames } = data.info;
+  const K = classNames.length;
+  const n = H * W * 3;
+  const images = new Float32Array(indices.length * n);
+  const labels = new Float32Array(indices.length * K);
+  indices.forEach((idx, b) => {
+    const s = trainSample(idx, rng);
+    if (s.image.length !== n || s.label.length !== K) {
+      throw new Error(`dataset '${data.info.name}': trainSample(${idx}) gave ${s.image.length} pixel values and ${s.label.length} labels, want ${n} and ${K}`);
+    }
+    images.set(s.image, b * n);
+    labels.set(s.label, b * K);
+  });
+  return { indices, images, labels };
 }
 
 /** Uploads a host batch: crops/flips (if boxes), resizes to H×W and normalises with the dataset's mean/std. */

@@ -1,0 +1,70 @@
+/**
+ * Per-dataset training recipes: which teacher, distillation and pruning fine-tuning recipes,
+ * input size and teacher head dropout a dataset is trained with by default.
+ *
+ * - `shapes`: the measured 64×64 recipes (SHAPES_TEACHER_RECIPE, SHAPES_KD_RECIPE,
+ *   SHAPES_PRUNE_RECIPE), teacher dropout 0.
+ * - `mnist-multi`: MNIST_MULTI_TEACHER_RECIPE (10 epochs) with the shapes KD and pruning recipes,
+ *   teacher dropout 0.
+ * - `voc` / `voc:PATH`: the paper's protocol unchanged — VOC_TEACHER_RECIPE (voc-protocol.md §7),
+ *   VOC_KD_RECIPE (compression.md §1.2), VOC_PRUNE_RECIPE (§2.5, §3.4), 227 px, dropout 0.5, plus
+ *   the reference seeds and matching weight β = 100.
+ */
+import { VOC_AUGMENT } from '../train/batches.js';
+import { type KdRecipe, SHAPES_KD_RECIPE, VOC_KD_RECIPE, VOC_KD_SEED } from './compress.js';
+import { SHAPES_PRUNE_RECIPE, VOC_PRUNE_RECIPE } from './prune.js';
+import {
+  MNIST_MULTI_TEACHER_RECIPE, SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, VOC_TEACHER_DROPOUT, VOC_TEACHER_RECIPE, VOC_TEACHER_SEED,
+} from './train_teacher.js';
+import type { TrainRecipe } from './train_to_checkpoints.js';
+
+export interface DatasetRecipes {
+  /** Teacher training (`apc train`, `apc run`'s first stage). */
+  readonly teacher: TrainRecipe;
+  /** Knowledge distillation of the students. */
+  readonly kd?: KdRecipe;
+  /** Fine-tuning after each pruning round (structured and unstructured). */
+  readonly prune?: TrainRecipe;
+  /** Square input size the recipes were set for. */
+  readonly imageSize: number;
+  /** Drop rate of the teacher's head dropout. */
+  readonly teacherDropout: number;
+  /**
+   * Seeds the reference used (VOC: teacher 3, quirk V3; KD 42). Absent: the caller's `--seed`.
+   * Random streams differ across frameworks, so these record the setting rather than reproduce
+   * the reference's draws.
+   */
+  readonly seeds?: { readonly teacher: number; readonly kd: number };
+  /** β of the matching term the dataset's protocol prescribes (VOC: 100). Absent: the caller's default. */
+  readonly matchingBeta?: number;
+}
+
+const SHAPES: DatasetRecipes = Object.freeze({
+  teacher: SHAPES_TEACHER_RECIPE, kd: SHAPES_KD_RECIPE, prune: SHAPES_PRUNE_RECIPE, imageSize: 64, teacherDropout: SHAPES_TEACHER_DROPOUT,
+});
+
+const MNIST_MULTI: DatasetRecipes = Object.freeze({
+  teacher: MNIST_MULTI_TEACHER_RECIPE, kd: SHAPES_KD_RECIPE, prune: SHAPES_PRUNE_RECIPE, imageSize: 64, teacherDropout: SHAPES_TEACHER_DROPOUT,
+});
+
+const VOC: DatasetRecipes = Object.freeze({
+  teacher: VOC_TEACHER_RECIPE,
+  kd: VOC_KD_RECIPE,
+  // VOC_PRUNE_RECIPE's augmentation switch with the VOC parameters: the dataset's own transform.
+  prune: { ...VOC_PRUNE_RECIPE, augment: VOC_AUGMENT },
+  imageSize: 227,
+  teacherDropout: VOC_TEACHER_DROPOUT,
+  seeds: { teacher: VOC_TEACHER_SEED, kd: VOC_KD_SEED },
+  matchingBeta: 100,
+});
+
+/**
+ * The recipes of a dataset, by its `--data` spec or `info.name`: 'shapes', 'mnist-multi', or
+ * 'voc' / 'voc:PATH' (a VOC dataset's `info.name` is `voc:<root>`). Throws on anything else.
+ */
+export function recipesFor(datasetName: string): DatasetRecipes {
+  if (datasetName === 'shapes') return SHAPES;
+  if (datasetName === 'mnist-multi') return MNIST_MULTI;
+  if (datasetName === 'voc' || datasetName.startsWith('voc:')) return VOC;
+  throw new Error(`no training recipes for dataset '${datasetName}'; known: shapes, mnist-multi, voc:PATH`);
+}

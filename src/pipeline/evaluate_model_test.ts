@@ -1,0 +1,112 @@
+/**
+ * `evaluateModel` follows the dataset's evaluation splits: VOC computes prediction metrics on
+ * Main val and localisation on Segmentation val; shapes (no `evalSplits`) both on 'test'; an
+ * explicit `split` (or per-group split) overrides. Checked with a split-recording wrapper around a
+ * generated VOC tree and a tiny real network.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '@tensorflow/tfjs-layers';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { type Dataset, DEFAULT_EVAL_SPLITS, evalSplitsOf, type SplitName } from '../data/dataset.js';
+import { createShapesDataset } from '../data/shapes.js';
+import { openVocDataset, VOC_EVAL_SPLITS } from '../data/voc.js';
+import { defaultFixtureSpec, writeVocTree } from '../data/voc_fixture.js';
+import { collectLogits } from '../eval/collect_logits.js';
+import { predictionMetrics } from '../eval/prediction_metrics.js';
+import { VggNet } from '../models/vgg.js';
+import { vggPreset } from '../models/vgg_config.js';
+import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from './evaluate_model.js';
+
+tf.enableProdMode();
+await tf.setBackend('cpu');
+
+const tmp = mkdtempSync(join(tmpdir(), 'apc-evalsplits-'));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const voc = openVocDataset(writeVocTree(join(tmp, 'voc'), defaultFixtureSpec()), { cacheDir: null, log: () => {}, imageSize: 32 });
+const net = VggNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 20 }), 1);
+test.after(() => net.dispose());
+
+/** Wraps a dataset and records which splits `get` reads. */
+function recording(data: Dataset): { data: Dataset; seen: Set<SplitName> } {
+  const seen = new Set<SplitName>();
+  return {
+    seen,
+    data: {
+      info: data.info,
+      size: (s) => data.size(s),
+      get: (s, i) => { seen.add(s); return data.get(s, i); },
+      ...(data.difficultOnly ? { difficultOnly: (s: SplitName) => data.difficultOnly!(s) } : {}),
+    },
+  };
+}
+
+test('evalSplits: VOC says val / test; datasets without it default to test / test', () => {
+  assert.deepEqual(voc.info.evalSplits, { prediction: 'val', localization: 'test' });
+  assert.deepEqual(evalSplitsOf(voc), VOC_EVAL_SPLITS);
+  const shapes = createShapesDataset({ imageSize: 32, sizes: { train: 2, val: 2, test: 2 }, statsSamples: 2 });
+  assert.equal(shapes.info.evalSplits, undefined);
+  assert.deepEqual(evalSplitsOf(shapes), DEFAULT_EVAL_SPLITS);
+  assert.deepEqual(DEFAULT_EVAL_SPLITS, { prediction: 'test', localization: 'test' });
+  // overrides: `split` sets both, per-group splits win over it
+  assert.deepEqual(evalSplitsFor({ data: voc }), { prediction: 'val', localization: 'test' });
+  assert.deepEqual(evalSplitsFor({ data: voc, split: 'test' }), { prediction: 'test', localization: 'test' });
+  assert.deepEqual(evalSplitsFor({ data: shapes, split: 'val', localizationSplit: 'test' }), { prediction: 'val', localization: 'test' });
+});
+
+test('evaluateModel on VOC: prediction metrics on Main val (with difficult flags), localisation on Segmentation val', async () => {
+  const { data, seen } = recording(voc);
+  const ev = await evaluateModel(net, { data, methods: ['gradcam'], quiet: true });
+  assert.deepEqual(ev.splits, { prediction: 'val', localization: 'test' });
+  assert.deepEqual([...seen].sort(), ['test', 'val']);
+  const want = predictionMetrics(await collectLogits(net, voc, 'val'));
+  assert.ok(want.nDifficultOnly > 0, 'the fixture has a difficult-only val pair');
+  assert.equal(ev.mAP, want.mAP);
+  assert.equal(ev.prediction.mAP_raw, want.mAP_raw);
+  assert.equal(ev.f1, want.F1);
+  const loc = ev.attribution.gradcam.localization;
+  assert.equal(loc.nCounted + loc.nMissed, maskPairs(voc, 'test').length);
+  assert.equal(maskPairs(voc, 'test').length, 2); // aeroplane in 2008_000005, sheep in 2008_000007
+
+  // teacher maps on the localisation split are accepted; maps of other pairs are refused
+  const pairs = maskPairs(voc, 'test');
+  const teacherMaps = new Map([['gradcam', computePairMaps(net, voc, 'test', pairs, 'gradcam')]]);
+  const withTeacher = await evaluateModel(net, { data: voc, methods: ['gradcam'], quiet: true, teacherMaps });
+  assert.equal(withTeacher.attribution.gradcam.agreement?.cosine.toFixed(6), '1.000000'); // the same net
+  const wrong = new Map([['gradcam', computePairMaps(net, voc, 'test', pairs.slice(0, 1), 'gradcam')]]);
+  await assert.rejects(evaluateModel(net, { data: voc, methods: ['gradcam'], quiet: true, teacherMaps: wrong }), /not the 2 'test' pairs/);
+});
+
+test('evaluateModel: an explicit split puts both groups on it; no methods needs no masks', async () => {
+  const a = recording(voc);
+  const both = await evaluateModel(net, { data: a.data, split: 'test', methods: ['gradcam'], quiet: true });
+  assert.deepEqual(both.splits, { prediction: 'test', localization: 'test' });
+  assert.deepEqual([...a.seen], ['test']);
+  assert.equal(both.mAP, predictionMetrics(await collectLogits(net, voc, 'test')).mAP);
+
+  const b = recording(voc);
+  const predOnly = await evaluateModel(net, { data: b.data, methods: [], quiet: true });
+  assert.deepEqual([...b.seen], ['val']);
+  assert.deepEqual(predOnly.attribution, {});
+  // Main val has no masks: localisation there is a clear error
+  await assert.rejects(evaluateModel(net, { data: voc, split: 'val', methods: ['gradcam'], quiet: true }), /split 'val' has no masks/);
+});
+
+test('evaluateModel on shapes: both groups on test, as before', async () => {
+  const shapes = createShapesDataset({ imageSize: 32, sizes: { train: 2, val: 3, test: 4 }, statsSamples: 2 });
+  const snet = VggNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 10 }), 2);
+  try {
+    const { data, seen } = recording(shapes);
+    const ev = await evaluateModel(snet, { data, methods: ['gradcam'], quiet: true });
+    assert.deepEqual(ev.splits, { prediction: 'test', localization: 'test' });
+    assert.deepEqual([...seen], ['test']);
+    assert.equal(ev.mAP, predictionMetrics(await collectLogits(snet, shapes, 'test')).mAP);
+  } finally {
+    snet.dispose();
+  }
+});
