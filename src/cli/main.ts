@@ -28,6 +28,10 @@ function num(name: string, min = 0) {
   };
 }
 
+const DATASETS = 'shapes, mnist-multi or voc:PATH (a VOC2012 folder)';
+const DATA_HELP = `dataset: ${DATASETS}`;
+const SKIP_BAD_HELP = 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping';
+
 export function buildProgram(): Command {
   const program = new Command('apc')
     .description('Attribution-preserving network compression on TensorFlow.js')
@@ -37,8 +41,8 @@ export function buildProgram(): Command {
 
   program.command('train')
     .description('train a teacher CNN from scratch (writes OUT/best and OUT/last checkpoints)')
-    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder)', 'shapes')
-    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
+    .option('--data <spec>', DATA_HELP, 'shapes')
+    .option('--skip-bad', SKIP_BAD_HELP, false)
     .option('--arch <name>', 'architecture: vgg16 (4-block layout below 128 px), vgg16s, vgg11', 'vgg16')
     .option('--width <n>', 'width divisor: 1 = full VGG16, 2, 4, 8 …', int('--width', 1), 4)
     .option('--image-size <n>', 'input height and width in pixels (default: the dataset\'s, 64; VOC 227)', int('--image-size', 8))
@@ -58,8 +62,8 @@ export function buildProgram(): Command {
   program.command('compress')
     .description('compress a teacher checkpoint (distillation or pruning), with or without attribution matching')
     .requiredOption('--teacher <dir>', 'teacher checkpoint directory (e.g. runs/teacher/best)')
-    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder) (default: the teacher\'s)')
-    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
+    .option('--data <spec>', `${DATA_HELP} (default: the teacher's)`)
+    .option('--skip-bad', SKIP_BAD_HELP, false)
     .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
@@ -84,8 +88,8 @@ export function buildProgram(): Command {
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
     .requiredOption('--model <dir>', 'checkpoint directory')
     .option('--teacher <dir>', 'teacher checkpoint for attribution agreement')
-    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder) (default: the one in the checkpoint)')
-    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
+    .option('--data <spec>', `${DATA_HELP} (default: the one in the checkpoint)`)
+    .option('--skip-bad', SKIP_BAD_HELP, false)
     .option('--split <name>', 'evaluate everything on train, val or test (VOC: Main train, Main val, Segmentation val; default: the dataset\'s, test; VOC: mAP/F1 on Main val, localisation on Segmentation val)')
     .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput', 'gradcam')
     .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
@@ -99,7 +103,7 @@ export function buildProgram(): Command {
     .description('heat-map PNG of one image: input with the class\'s mask outline, then one overlay per model')
     .requiredOption('--model <dir>', 'checkpoint directory')
     .option('--image <file>', 'a .png or .jpg image (resized to the model\'s input size)')
-    .option('--data <spec>', 'dataset to take the image from: shapes')
+    .option('--data <spec>', `take the image from this dataset: ${DATASETS}`)
     .option('--split <name>', 'with --data: train, val or test', 'test')
     .option('--index <n>', 'with --data: image index in the split', int('--index'), 0)
     .addOption(new Option('--method <m>', 'attribution method').choices(attributionKinds()).default('gradcam'))
@@ -117,8 +121,8 @@ export function buildProgram(): Command {
   program.command('run')
     .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
-    .option('--data <spec>', 'dataset: shapes, mnist-multi or voc:PATH (a VOC2012 folder)', 'shapes')
-    .option('--skip-bad', 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping', false)
+    .option('--data <spec>', DATA_HELP, 'shapes')
+    .option('--skip-bad', SKIP_BAD_HELP, false)
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)

@@ -1,5 +1,4 @@
 /** `apc compress`, `apc evaluate`, `apc run`: flags → library calls. */
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
 import { openDataset } from '../data/registry.js';
@@ -10,6 +9,7 @@ import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
+import { writeJsonFile } from '../pipeline/json_output.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
@@ -86,8 +86,7 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps });
   const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name,
     split: splits.prediction === splits.localization ? splits.prediction : undefined, ...ev };
-  const text = JSON.stringify(out, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2);
-  if (f.json) await writeFile(f.json, text);
+  if (f.json) await writeJsonFile(f.json, out);
   const both = splits.prediction === splits.localization;
   process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}${both ? '' : ` (${splits.prediction})`}\n`);
   for (const [m, e] of Object.entries(ev.attribution)) {

@@ -30,13 +30,13 @@ export async function collectLogits(net: VggNet, data: Dataset, split: SplitName
     labels.set(await b.y.data(), b.indices[0] * K);
     tf.dispose([z, b.x, b.y]);
   }
-  const difficultOnly = data.difficultOnly ? checkedDifficultOnly(data, split, n, K) : undefined;
+  const flags = data.difficultOnly?.(split);
+  const difficultOnly = flags ? firstRows(flags, data, split, n, K) : undefined;
   return { logits, labels, numImages: n, numClasses: K, ...(difficultOnly ? { difficultOnly } : {}) };
 }
 
-/** The first n rows of the split's flags, checked for shape. */
-function checkedDifficultOnly(data: Dataset, split: SplitName, n: number, K: number): Float32Array {
-  const all = (data.difficultOnly as NonNullable<Dataset['difficultOnly']>).call(data, split);
+/** The first n rows of the split's difficult-only flags, checked for shape. */
+function firstRows(all: Float32Array, data: Dataset, split: SplitName, n: number, K: number): Float32Array {
   if (all.length !== data.size(split) * K) {
     throw new Error(`dataset '${data.info.name}': difficultOnly('${split}') has ${all.length} values, want ${data.size(split)}×${K}`);
   }

@@ -149,7 +149,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array): Promise
   } catch (err) {
     await fh?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    throw new CheckpointError(`cannot write checkpoint file ${target}: ${errMessage(err)}`, { path: target, cause: err });
+    throw new CheckpointError(`cannot write file ${target}: ${errMessage(err)}`, { path: target, cause: err });
   }
   await fsyncDir(dir);
 }

@@ -79,12 +79,12 @@ export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pa
   return { method, pairs, maps, logits };
 }
 
-/** Teacher maps must be for exactly the pairs being evaluated (same split, same limit). */
-function checkSamePairs(teacher: PairMaps, pairs: readonly Pair[], split: SplitName): void {
-  const same = teacher.pairs.length === pairs.length
-    && teacher.pairs.every((p, i) => p.image === pairs[i].image && p.classIndex === pairs[i].classIndex);
+/** Precomputed (teacher's or own) maps must be for exactly the pairs being evaluated (same split, same limit). */
+function checkSamePairs(given: PairMaps, pairs: readonly Pair[], split: SplitName, whose: 'teacher' | 'own'): void {
+  const same = given.pairs.length === pairs.length
+    && given.pairs.every((p, i) => p.image === pairs[i].image && p.classIndex === pairs[i].classIndex);
   if (!same) {
-    throw new Error(`teacher ${teacher.method} maps cover ${teacher.pairs.length} pairs that are not the ${pairs.length} '${split}' pairs `
+    throw new Error(`${whose} ${given.method} maps cover ${given.pairs.length} pairs that are not the ${pairs.length} '${split}' pairs `
       + 'being evaluated: compute them with maskPairs/computePairMaps on the localisation split with the same limit');
   }
 }
@@ -103,6 +103,8 @@ export interface EvaluateOptions {
    * localisation split — `evalSplitsFor(opts).localization` — with `maskPairs` of that split).
    */
   teacherMaps?: ReadonlyMap<string, PairMaps>;
+  /** This network's own maps where already computed (the same pairs), e.g. the teacher's for its own row. */
+  ownMaps?: ReadonlyMap<string, PairMaps>;
   limit?: number;
   batchSize?: number;
   /** No progress bar or summary line. */
@@ -134,17 +136,25 @@ export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise
   progress.update(nImages, { stage: 'logits', mAP: pred.mAP });
   const attribution: Record<string, MethodEvaluation> = {};
   const { height, width } = data.info;
+  // each image's id and mask, read once (a sample may be rendered or read from disk on every get)
+  const masks = new Map<number, { id: string; mask: Uint8Array }>();
+  for (const p of pairs) {
+    if (!masks.has(p.image)) {
+      const sample = data.get(split, p.image);
+      masks.set(p.image, { id: sample.id, mask: sample.mask! });
+    }
+  }
   for (const [mi, method] of opts.methods.entries()) {
     const base = nImages + mi * pairs.length;
-    const own = computePairMaps(net, data, split, pairs, method, opts.batchSize, (n) => progress.update(base + n, { stage: method }));
+    const given = opts.ownMaps?.get(method);
+    if (given) checkSamePairs(given, pairs, split, 'own');
+    const own = given ?? computePairMaps(net, data, split, pairs, method, opts.batchSize, (n) => progress.update(base + n, { stage: method }));
     const loc = new LocalizationAccumulator();
     const teacher = opts.teacherMaps?.get(method);
-    if (teacher) checkSamePairs(teacher, pairs, split);
+    if (teacher) checkSamePairs(teacher, pairs, split, 'teacher');
     const agr = teacher ? new AgreementAccumulator() : undefined;
     pairs.forEach((p, i) => {
-      const sample = data.get(split, p.image);
-      const mask = sample.mask!;
-      const imageId = sample.id;
+      const { id: imageId, mask } = masks.get(p.image)!;
       loc.add({ imageId, classIndex: p.classIndex, logit: own.logits[i], map: own.maps[i], mask, height, width });
       if (agr && teacher) {
         agr.add({ imageId, classIndex: p.classIndex, teacherLogit: teacher.logits[i], studentLogit: own.logits[i],

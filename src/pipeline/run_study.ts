@@ -3,11 +3,12 @@
  * every configured variant, evaluates all models on the test split with the selected attribution
  * methods, and writes `OUT/results.json`. Every stage checkpoints, so an interrupted run resumes.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js';
 import { recipesFor } from './dataset_presets.js';
+import { writeJsonFile } from './json_output.js';
 import { currentBackend } from '../engine/backend.js';
 import { type MatchingConfig, parseMatchingConfig } from '../matching/matching_term.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';
@@ -153,19 +154,12 @@ export interface ResultRow {
 }
 
 /** One unstructured-pruning round's best checkpoint, evaluated on the test split. */
-export interface SeriesPoint {
+export type SeriesPoint = Pick<ResultRow, 'sparsity' | 'nonZeroParams' | 'flopsEffective' | 'mAP' | 'f1' | 'attribution' | 'checkpoint'> & {
   round: number;
-  sparsity: number;
-  nonZeroParams: number;
-  flopsEffective: number;
   /** Val metrics right after the cut and of the best fine-tuning epoch. */
   valBefore: Record<string, number>;
   val: Record<string, number>;
-  mAP: number;
-  f1: number;
-  attribution: Record<string, AttributionRow>;
-  checkpoint: string;
-}
+};
 
 /** Quality vs sparsity over the rounds of one unstructured-pruning run (± matching). */
 export interface PruningSeries {
@@ -235,12 +229,6 @@ async function row(name: string, compression: string, matching: MatchingConfig |
     ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev),
     checkpoint, trainSeconds,
   };
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x), 2));
-  await rename(tmp, path);
 }
 
 /**
@@ -353,7 +341,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const teacherMaps = new Map<string, PairMaps>();
   for (const m of preset.methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
   const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods: preset.methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
-  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, label: 'teacher' }), t.bestDir, t.seconds)];
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, ownMaps: teacherMaps, label: 'teacher' }), t.bestDir, t.seconds)];
   for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
   const series: PruningSeries[] = [];
   for (const p of pruned) {
@@ -398,7 +386,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     log(`heatmaps: ${heatmapSeconds.toFixed(1)} s · report.html written`);
   }
   // ── end report ────────────────────────────────────────────────────────────────────────────
-  await writeJsonAtomic(join(outDir, 'results.json'), results);
+  await writeJsonFile(join(outDir, 'results.json'), results);
   t.net.dispose();
   for (const s of students) s.net.dispose();
   return results;

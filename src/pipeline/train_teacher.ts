@@ -5,7 +5,7 @@ import type { VggConfig } from '../models/vgg_config.js';
 import { VOC_AUGMENT } from '../train/batches.js';
 import { labelObjective } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
-import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
+import { type StageResult, type TrainRecipe, trainToCheckpoints, withEpochs } from './train_to_checkpoints.js';
 
 /**
  * Teacher recipe for the 64×64 shapes presets, chosen by measurement (VGG16s/8, 600 val images):
@@ -28,10 +28,7 @@ export const SHAPES_TEACHER_DROPOUT = 0;
  * then 79, 86, 89, 93.3, 93.5 at epochs 6–10, in 425 s. The quick preset's 6 epochs (lr drop at 5)
  * stop at 69.
  */
-export const MNIST_MULTI_TEACHER_RECIPE: TrainRecipe = {
-  epochs: 10, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4,
-  lrMilestones: [8], augment: null,
-};
+export const MNIST_MULTI_TEACHER_RECIPE: TrainRecipe = withEpochs(SHAPES_TEACHER_RECIPE, 10);
 
 /**
  * The spec's VOC teacher recipe (voc-protocol.md §7): SGD lr 0.1, momentum 0.9, weight decay 1e-4
