@@ -2,14 +2,14 @@
  * `apc explain`: one image's heat-maps as a PNG — [input with the class's mask outline]
  * [overlay of model 1] [overlay of each --compare model] — and one line per model on stdout.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { Sample } from '../data/dataset.js';
 import { openDataset } from '../data/registry.js';
 import { loadNet, type NetMeta } from '../models/checkpoint.js';
+import { writeFileAtomic } from '../engine/files.js';
 import type { VggNet } from '../models/vgg.js';
 import { explainImage, type Normalization, resizeImage } from '../report/explain.js';
-import { composePanels, encodePng, normalizeMap, renderOverlay, type RgbaImage } from '../report/heatmap_image.js';
+import { classOutline, composePanels, encodePng, normalizeMap, renderOverlay, type RgbaImage } from '../report/heatmap_image.js';
 import { readImageFile } from '../report/image_file.js';
 
 export interface ExplainFlags {
@@ -29,7 +29,7 @@ export interface ExplainFlags {
 }
 
 /** Short name of a checkpoint for labels: `runs/x/kd+wcam/best` → `kd+wcam`. */
-export function checkpointLabel(dir: string): string {
+function checkpointLabel(dir: string): string {
   const abs = resolve(dir);
   const base = basename(abs);
   return base === 'best' || base === 'last' ? basename(dirname(abs)) : base;
@@ -108,15 +108,12 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
     let outline: Uint8Array | undefined;
     let maskNote = '';
     if (sample?.mask) {
-      const k = classIndex! + 1;
-      outline = Uint8Array.from(sample.mask, (v) => (v === k ? 1 : 0));
+      outline = classOutline(sample.mask, classIndex!);
       if (!outline.includes(1)) maskNote = ` (no ${className} in this image's mask)`;
     }
     panels.unshift(renderOverlay({ image, height: H, width: W, outline, scale }));
     labels.unshift(className);
-    const png = encodePng(composePanels(panels, { labels }));
-    await mkdir(dirname(resolve(f.out)), { recursive: true });
-    await writeFile(f.out, png);
+    await writeFileAtomic(f.out, encodePng(composePanels(panels, { labels })));
     process.stdout.write(`${source} · ${f.method} · class ${className}${maskNote}\n`);
     for (const line of lines) process.stdout.write(`${line} → ${f.out}\n`);
   } finally {

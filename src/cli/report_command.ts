@@ -2,10 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
+import type { SplitName } from '../data/dataset.js';
 import { openDataset } from '../data/registry.js';
 import { loadNet } from '../models/checkpoint.js';
 import { RESULTS_FILE, writeReport } from '../report/html_report.js';
-import { finalRows, parseReportResults, resultMethods } from '../report/report_data.js';
+import { finalRows, parseReportResults, type ReportResults, resultMethods } from '../report/report_data.js';
 import { saveStudyHeatmaps } from '../report/study_heatmaps.js';
 
 export interface ReportFlags {
@@ -30,6 +31,14 @@ export async function reportCommand(f: ReportFlags): Promise<void> {
   process.stdout.write(`report: ${path}\n`);
 }
 
+/**
+ * The split `apc run` drew its heat-maps on: the localisation split (VOC: Segmentation val), not
+ * `results.split`, which is the prediction split; older results record only `split`.
+ */
+function heatmapSplit(results: ReportResults): SplitName {
+  return (results.splits?.localization ?? results.split ?? 'test') as SplitName;
+}
+
 async function redrawHeatmaps(f: ReportFlags): Promise<void> {
   const path = join(f.results, RESULTS_FILE);
   const results = parseReportResults(JSON.parse(await readFile(path, 'utf8')), path);
@@ -42,7 +51,7 @@ async function redrawHeatmaps(f: ReportFlags): Promise<void> {
   try {
     const data = openDataset(results.dataset ?? String(first.meta.dataset ?? 'shapes'), { imageSize: first.net.config.inputSize[0] });
     await saveStudyHeatmaps({
-      data, split: (results.split as 'test' | undefined) ?? 'test', methods, outDir: f.results, seed: f.seed ?? results.seed ?? 0, quiet: f.quiet,
+      data, split: heatmapSplit(results), methods, outDir: f.results, seed: f.seed ?? results.seed ?? 0, quiet: f.quiet,
       models: rows.map((r, i) => ({ name: r.name, net: i === 0 ? first.net : undefined, checkpoint: r.checkpoint })),
     });
   } finally {

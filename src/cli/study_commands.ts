@@ -9,7 +9,7 @@ import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
-import { writeJsonFile } from '../pipeline/json_output.js';
+import { writeJsonFile } from '../engine/files.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 

@@ -20,8 +20,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { FileWriteError, writeFileAtomic as writeAtomic } from '../engine/files.js';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 
 export const MODEL_JSON = 'model.json';
@@ -108,19 +109,6 @@ function toArrayBuffer(data: Uint8Array): ArrayBuffer {
 // ---------------------------------------------------------------------------------------------
 // Atomic writes
 
-/** fsync a directory so that renames inside it are durable. Not supported on every platform. */
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Windows and some file systems refuse to open/fsync directories; the rename is still atomic.
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
 async function ensureDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
@@ -129,29 +117,15 @@ async function ensureDir(dir: string): Promise<void> {
   }
 }
 
-/**
- * Write `data` to `target` atomically: unique temp file in the same directory (name carries pid +
- * random suffix), write, fsync, rename over the target, fsync the directory. On failure the temp
- * file is removed and the target is untouched.
- */
+/** `writeFileAtomic` of engine/files.ts, failing with a CheckpointError that names the file. */
 export async function writeFileAtomic(target: string, data: Uint8Array): Promise<void> {
-  const dir = dirname(target);
-  await ensureDir(dir);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx', 0o644);
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, target);
+    await writeAtomic(target, data);
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw new CheckpointError(`cannot write file ${target}: ${errMessage(err)}`, { path: target, cause: err });
+    if (!(err instanceof FileWriteError)) throw err;
+    const what = err.path === target ? `cannot write file ${target}` : `cannot create checkpoint directory ${err.path}`;
+    throw new CheckpointError(`${what}: ${errMessage(err.cause)}`, { path: err.path, cause: err.cause });
   }
-  await fsyncDir(dir);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import {
 } from '../compress/unstructured_prune.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
 import { modelStats } from '../models/accounting.js';
-import { checkpointPaths, writeFileAtomic } from '../models/checkpoint_io.js';
+import { checkpointPaths } from '../models/checkpoint_io.js';
+import { writeJsonFile } from '../engine/files.js';
 import { loadNet } from '../models/checkpoint.js';
 import type { VggNet } from '../models/vgg.js';
 import type { VggConfig } from '../models/vgg_config.js';
@@ -316,6 +317,6 @@ export async function unstructuredPruneRounds(opts: UnstructuredPruneOptions): P
     compression: 'unstructured', rate: r, rounds: R, continueFrom: from, compat: opts.compat ?? {}, matching: opts.matching,
     teacher: opts.teacherDir, recipe: rec, seed: opts.seed, series: rounds,
   };
-  await writeFileAtomic(summaryPath, new TextEncoder().encode(JSON.stringify(summary, null, 2)));
+  await writeJsonFile(summaryPath, summary);
   return { rounds, summaryPath };
 }

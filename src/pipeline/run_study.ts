@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js';
 import { recipesFor } from './dataset_presets.js';
-import { writeJsonFile } from './json_output.js';
+import { writeJsonFile } from '../engine/files.js';
 import { currentBackend } from '../engine/backend.js';
 import { type MatchingConfig, parseMatchingConfig } from '../matching/matching_term.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';

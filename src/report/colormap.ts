@@ -30,7 +30,7 @@ export function parseCssRgb(s: string): [number, number, number] {
 const luts = new Map<ColormapName, Uint8Array>();
 
 /** The 256×3 lookup table of a colormap (entry i = colour at t = i/255); built once. */
-export function colormapLut(name: ColormapName | string): Uint8Array {
+export function colormapLut(name: string): Uint8Array {
   const cm = checkColormap(name);
   let lut = luts.get(cm);
   if (!lut) {
@@ -41,12 +41,14 @@ export function colormapLut(name: ColormapName | string): Uint8Array {
   return lut;
 }
 
+export function isColormap(name: string): name is ColormapName {
+  return (COLORMAPS as readonly string[]).includes(name);
+}
+
 /** Validates a colormap name; the error lists the known ones. */
-export function checkColormap(name: string): ColormapName {
-  if (!(COLORMAPS as readonly string[]).includes(name)) {
-    throw new Error(`unknown colormap '${name}'; known: ${COLORMAPS.join(', ')}`);
-  }
-  return name as ColormapName;
+function checkColormap(name: string): ColormapName {
+  if (!isColormap(name)) throw new Error(`unknown colormap '${name}'; known: ${COLORMAPS.join(', ')}`);
+  return name;
 }
 
 /** Colour of t (clamped to [0,1]; NaN → 0) as [r, g, b] bytes, from the 256-entry table. */

@@ -41,6 +41,11 @@ function inputTensor(net: VggNet, image: Float32Array, norm: Normalization): tf.
   return tf.tidy(() => tf.div(tf.sub(tf.tensor4d(image, [1, h, w, 3]), tf.tensor1d([...norm.mean])), tf.tensor1d([...norm.std])) as tf.Tensor4D);
 }
 
+/** The logits of one normalised input. */
+function logitsOf(net: VggNet, x: tf.Tensor4D): Float32Array {
+  return tf.tidy(() => Float32Array.from(net.predict(x).dataSync()));
+}
+
 function toPrediction(logits: Float32Array): Prediction {
   const probabilities = Float32Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
   let top1 = 0;
@@ -50,11 +55,7 @@ function toPrediction(logits: Float32Array): Prediction {
 
 /** The network's prediction for one image (H·W·3 in [0,1] at its input size). */
 export function predictImage(net: VggNet, image: Float32Array, norm: Normalization): Prediction {
-  const logits = tf.tidy(() => {
-    const z = net.predict(inputTensor(net, image, norm));
-    return Float32Array.from(z.dataSync());
-  });
-  return toPrediction(logits);
+  return toPrediction(tf.tidy(() => logitsOf(net, inputTensor(net, image, norm))));
 }
 
 /**
@@ -67,7 +68,7 @@ export function explainImage(
   const m = typeof method === 'string' ? makeAttribution(method) : method;
   const x = inputTensor(net, image, norm);
   try {
-    const c = classIndex ?? predictImage(net, image, norm).top1;
+    const c = classIndex ?? toPrediction(logitsOf(net, x)).top1;
     const r = m.attribute(net, x, [c]);
     try {
       return { ...toPrediction(r.logits), map: Float32Array.from(r.maps.dataSync()), classIndex: c, method: m.kind };

@@ -7,8 +7,9 @@
  * are H·W with 1 = inside. Outputs are RGBA bytes, row-major, alpha 255.
  */
 import { PNG } from 'pngjs';
+import { minMaxNormalize } from '../eval/agreement.js';
 import { drawText, GLYPH_HEIGHT, textWidth } from './bitmap_font.js';
-import { checkColormap, colormapLut, DEFAULT_COLORMAP, lutIndex } from './colormap.js';
+import { colormapLut, DEFAULT_COLORMAP, lutIndex } from './colormap.js';
 
 export interface RgbaImage {
   /** width·height·4 bytes, row-major RGBA. */
@@ -20,8 +21,9 @@ export interface RgbaImage {
 export type Rgb = [number, number, number];
 
 /**
- * Per-map min–max scaling to [0,1] after clipping negatives to 0; a constant map (incl. all ≤ 0)
- * gives zeros, non-finite values count as 0. Returns a new array.
+ * Per-map min–max scaling to [0,1] (`minMaxNormalize`, evaluation spec §2.3) after clipping
+ * negatives to 0; a constant map (incl. all ≤ 0) gives zeros, non-finite values count as 0.
+ * Returns a new array.
  *
  * Why clip: the pictures show positive evidence for the class, which is what the spec's maps
  * keep. Grad-CAM and EBP end in ReLU / max(·,0), RAP keeps max(map,0), and LRP's z⁺/z^B
@@ -30,18 +32,12 @@ export type Rgb = [number, number, number];
  * spend half the colour range on negative evidence and shift their zero with every image.
  */
 export function normalizeMap(map: Float32Array): Float32Array {
-  const out = new Float32Array(map.length);
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < map.length; i++) {
-    const v = map[i] > 0 && Number.isFinite(map[i]) ? map[i] : 0;
-    out[i] = v;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (!(hi > lo)) return out.fill(0);
-  const s = 1 / (hi - lo);
-  for (let i = 0; i < out.length; i++) out[i] = (out[i] - lo) * s;
-  return out;
+  return minMaxNormalize(map.map((v) => (v > 0 && Number.isFinite(v) ? v : 0)));
+}
+
+/** The outline mask of one class in a segmentation mask (class k is stored as k + 1): 1 inside. */
+export function classOutline(mask: ArrayLike<number>, classIndex: number): Uint8Array {
+  return Uint8Array.from(mask, (v) => (v === classIndex + 1 ? 1 : 0));
 }
 
 export interface OverlayOptions {
@@ -83,7 +79,7 @@ export function renderOverlay(opts: OverlayOptions): RgbaImage {
   check(!outline || outline.length === H * W, `renderOverlay: outline has ${outline?.length} values, expected H·W = ${H * W}`);
   check(alpha >= 0 && alpha <= 1, `renderOverlay: alpha must be in [0, 1], got ${alpha}`);
   check(Number.isInteger(scale) && scale >= 1, `renderOverlay: scale must be an integer ≥ 1, got ${scale}`);
-  const lut = colormapLut(checkColormap(opts.colormap ?? DEFAULT_COLORMAP));
+  const lut = colormapLut(opts.colormap ?? DEFAULT_COLORMAP);
   const oh = H * scale, ow = W * scale;
   const rgba = new Uint8Array(oh * ow * 4);
   const px = new Uint8Array(3);

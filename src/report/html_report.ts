@@ -12,12 +12,13 @@
  * non-finite values print as '–', so results of older and newer studies render alike.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { colormapRgb, checkColormap, DEFAULT_COLORMAP } from './colormap.js';
+import { writeFileAtomic } from '../engine/files.js';
+import { colormapRgb, DEFAULT_COLORMAP, isColormap } from './colormap.js';
 import {
   betaSweeps, finalRows, hasMatching, headlineMethod, isTeacher, num, orderForComparison, parseReportResults,
-  pruningSeries, type ReportResults, type ReportRow, resultMethods,
+  pruningSeries, type ReportResults, type ReportRow, resultMethods, sparsityFraction,
 } from './report_data.js';
 import { HEATMAP_DIR, heatmapFile, type HeatmapManifest, MANIFEST_FILE } from './heatmap_manifest.js';
 import { escapeXml as esc, linePlot, PALETTE, type PlotSeries } from './svg_plot.js';
@@ -54,8 +55,6 @@ export function formatSeconds(s: number): string {
   if (m < 60) return `${m} min ${String(r).padStart(2, '0')} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
-/** Sparsity stored as a fraction (or, from some writers, a percentage). */
-const sparsityFraction = (v: number | undefined) => (v === undefined ? undefined : v > 1 ? v / 100 : v);
 
 // ---------------------------------------------------------------------------------------------
 // summary table
@@ -168,10 +167,9 @@ function summaryTable(rows: readonly ReportRow[], methods: readonly string[]): s
 // ---------------------------------------------------------------------------------------------
 
 function colorbar(colormap: string): string {
-  let name: string;
-  try { name = checkColormap(colormap); } catch { name = DEFAULT_COLORMAP; }
+  const name = isColormap(colormap) ? colormap : DEFAULT_COLORMAP;
   const stops = Array.from({ length: 11 }, (_, i) => {
-    const [r, g, b] = colormapRgb(name as Parameters<typeof colormapRgb>[0], i / 10);
+    const [r, g, b] = colormapRgb(name, i / 10);
     return `rgb(${r},${g},${b}) ${i * 10}%`;
   });
   return `<span class="colorbar-wrap"><span class="muted">low</span><span class="colorbar" style="background:linear-gradient(to right, ${stops.join(', ')})"></span><span class="muted">high</span></span>`;
@@ -496,8 +494,6 @@ export async function writeReport(outDir: string, opts: WriteReportOptions = {})
   };
   const html = renderReport({ results, manifest, manifestProblem, imageSrc, runDate, generated: now });
   const path = join(outDir, REPORT_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, html);
-  await rename(tmp, path);
+  await writeFileAtomic(path, html);
   return path;
 }

@@ -16,8 +16,19 @@ export interface DecodedImage {
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
 
+type ImageExtension = (typeof IMAGE_EXTENSIONS)[number];
+
+/** The lower-case extension of `name`, which picks the codec; anything else is an error naming the file. */
+function imageExtension(name: string): ImageExtension {
+  const ext = extname(name).toLowerCase();
+  if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
+    throw new Error(`${name}: unsupported image type '${ext || '(no extension)'}'; use ${IMAGE_EXTENSIONS.join(', ')}`);
+  }
+  return ext as ImageExtension;
+}
+
 /** RGBA bytes → H·W·3 in [0,1]. */
-export function rgbaToImage(rgba: Uint8Array, width: number, height: number): DecodedImage {
+function rgbaToImage(rgba: Uint8Array, width: number, height: number): DecodedImage {
   const image = new Float32Array(width * height * 3);
   for (let i = 0, j = 0; i < width * height; i++, j += 4) {
     image[3 * i] = rgba[j] / 255;
@@ -27,13 +38,8 @@ export function rgbaToImage(rgba: Uint8Array, width: number, height: number): De
   return { image, height, width };
 }
 
-/** Decodes PNG or JPEG bytes; `name` (the file) and its extension pick the codec and label errors. */
-export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
-  const ext = extname(name).toLowerCase();
-  if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
-    throw new Error(`${name}: unsupported image type '${ext || '(no extension)'}'; use ${IMAGE_EXTENSIONS.join(', ')}`);
-  }
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Decodes PNG or JPEG bytes of the file `name` (which labels errors) with the codec of `ext`. */
+function decodeImage(buf: Buffer, name: string, ext: ImageExtension): DecodedImage {
   let rgba: Uint8Array, width: number, height: number;
   try {
     if (ext === '.png') {
@@ -55,10 +61,7 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
 
 /** Reads and decodes an image file; a missing or unreadable file is an error naming it. */
 export async function readImageFile(path: string): Promise<DecodedImage> {
-  const ext = extname(path).toLowerCase();
-  if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
-    throw new Error(`${path}: unsupported image type '${ext || '(no extension)'}'; use ${IMAGE_EXTENSIONS.join(', ')}`);
-  }
+  const ext = imageExtension(path); // before reading: a wrong type is reported even for a missing file
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -66,5 +69,5 @@ export async function readImageFile(path: string): Promise<DecodedImage> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, ext);
 }

@@ -53,6 +53,8 @@ export interface ReportResults {
   seed?: number;
   apc?: string;
   backend?: string | null;
+  /** Prediction and localisation splits (`split` is the prediction one); older results lack it. */
+  splits?: { prediction?: string; localization?: string };
   /** ISO date of the run, when the writer records one (else the report uses results.json's mtime). */
   date?: string;
   models: ReportRow[];
@@ -143,8 +145,8 @@ export function orderForComparison<R extends ReportRow>(rows: readonly R[]): R[]
 export interface SeriesPoint { round?: number; sparsity: number; mAP?: number; cosine?: number }
 export interface PruningSeries { label: string; matching: boolean; points: SeriesPoint[] }
 
-/** Sparsity as a fraction: values above 1 are read as percentages. */
-function fraction(v: number | undefined): number | undefined {
+/** Sparsity as a fraction: values above 1 are read as percentages (as some writers store it). */
+export function sparsityFraction(v: number | undefined): number | undefined {
   return v === undefined ? undefined : v > 1 ? v / 100 : v;
 }
 
@@ -164,7 +166,7 @@ function firstNum(o: unknown, paths: readonly string[][]): number | undefined {
 
 /** One per-round record → a point (tolerant of the plausible field layouts). */
 function toPoint(p: unknown, method: string): SeriesPoint | undefined {
-  const sparsity = fraction(firstNum(p, [['sparsity'], ['targetSparsity'], ['stats', 'sparsity']]));
+  const sparsity = sparsityFraction(firstNum(p, [['sparsity'], ['targetSparsity'], ['stats', 'sparsity']]));
   if (sparsity === undefined) return undefined;
   return {
     round: firstNum(p, [['round']]),

@@ -20,12 +20,13 @@ import type { Dataset, SplitName } from '../data/dataset.js';
 import { Rng } from '../engine/random.js';
 import { presentClasses } from '../eval/localization.js';
 import { loadNet } from '../models/checkpoint.js';
+import { writeJsonFile } from '../engine/files.js';
 import type { VggNet } from '../models/vgg.js';
 import { hostBatch, toTensors } from '../train/batches.js';
 import { createProgress } from '../train/progress.js';
 import { DEFAULT_COLORMAP } from './colormap.js';
 import { HEATMAP_DIR, heatmapFile, type HeatmapImage, type HeatmapManifest, MANIFEST_FILE, safeDirName } from './heatmap_manifest.js';
-import { encodePng, normalizeMap, renderOverlay } from './heatmap_image.js';
+import { classOutline, encodePng, normalizeMap, renderOverlay } from './heatmap_image.js';
 
 /** A model to draw: an in-memory net (the caller keeps ownership) or a checkpoint to load. */
 export interface HeatmapModel {
@@ -127,12 +128,14 @@ export async function saveStudyHeatmaps(opts: SaveStudyHeatmapsOptions): Promise
   const names = opts.models.map((m) => m.name);
   const dirs = names.map(safeDirName);
   if (new Set(dirs).size !== dirs.length) throw new Error(`saveStudyHeatmaps: model names collide as directories: ${names.join(', ')}`);
-  for (const m of methods) makeAttribution(m); // unknown methods fail before any work
+  const attributions = methods.map((m) => makeAttribution(m)); // unknown methods fail before any work
   const root = join(opts.outDir, HEATMAP_DIR);
 
   const { height: H, width: W, classNames } = data.info;
   const nets: VggNet[] = [];
   const loaded: VggNet[] = [];
+  // the input batches, uploaded once for every (method, model)
+  const batches: { start: number; x: tf.Tensor4D; targets: number[] }[] = [];
   try {
     for (const m of opts.models) {
       if (m.net) nets.push(m.net);
@@ -149,11 +152,9 @@ export async function saveStudyHeatmaps(opts: SaveStudyHeatmapsOptions): Promise
     const images: HeatmapImage[] = [];
     for (let i = 0; i < chosen.length; i++) {
       const c = chosen[i];
-      const mask = samples[i].mask!;
-      const outline = new Uint8Array(mask.length);
-      for (let p = 0; p < mask.length; p++) outline[p] = mask[p] === c.classIndex + 1 ? 1 : 0;
+      const outline = classOutline(samples[i].mask!, c.classIndex);
       const file = `input/${i}.png`;
-      await writeFile(join(root, file), encodePng(renderOverlay({ image: samples[i].image, height: H, width: W, outline, outlineRgb: [255, 255, 255], scale })));
+      await writeFile(join(root, file), encodePng(renderOverlay({ image: samples[i].image, height: H, width: W, outline, scale })));
       images.push({ index: c.index, id: samples[i].id, classIndex: c.classIndex, className: classNames[c.classIndex] ?? String(c.classIndex), file });
     }
 
@@ -161,23 +162,24 @@ export async function saveStudyHeatmaps(opts: SaveStudyHeatmapsOptions): Promise
     const progress = createProgress({ label: 'heatmaps', total: methods.length * nets.length, quiet: opts.quiet });
     const logits: number[][] = nets.map(() => new Array<number>(chosen.length).fill(NaN));
     const flat: Record<string, boolean[]>[] = nets.map(() => ({}));
-    const targets = chosen.map((c) => c.classIndex);
+    for (let start = 0; start < chosen.length; start += batchSize) {
+      const chunk = chosen.slice(start, start + batchSize);
+      const { x, y } = toTensors(data, hostBatch(data, split, chunk.map((c) => c.index)));
+      y.dispose();
+      batches.push({ start, x, targets: chunk.map((c) => c.classIndex) });
+    }
     let done = 0;
-    for (const method of methods) {
-      const m = makeAttribution(method);
+    for (const [mi, method] of methods.entries()) {
       for (let k = 0; k < nets.length; k++) {
         const dir = join(root, method, dirs[k]);
         flat[k][method] = new Array<boolean>(chosen.length).fill(false);
         await mkdir(dir, { recursive: true });
-        for (let s = 0; s < chosen.length; s += batchSize) {
-          const idx = chosen.slice(s, s + batchSize).map((c) => c.index);
-          const { x, y } = toTensors(data, hostBatch(data, split, idx));
-          const r = m.attribute(nets[k], x, targets.slice(s, s + idx.length));
+        for (const { start: s, x, targets } of batches) {
+          const r = attributions[mi].attribute(nets[k], x, targets);
           const maps = r.maps.dataSync() as Float32Array;
-          idx.forEach((_, j) => { logits[k][s + j] = r.targetLogit[j]; });
+          targets.forEach((_, j) => { logits[k][s + j] = r.targetLogit[j]; });
           disposeAttribution(r);
-          tf.dispose([x, y]);
-          for (let j = 0; j < idx.length; j++) {
+          for (let j = 0; j < targets.length; j++) {
             const map = normalizeMap(maps.subarray(j * H * W, (j + 1) * H * W));
             flat[k][method][s + j] = !map.some((v) => v > 0);
             const png = encodePng(renderOverlay({ image: samples[s + j].image, map, height: H, width: W, alpha, colormap, scale }));
@@ -194,9 +196,10 @@ export async function saveStudyHeatmaps(opts: SaveStudyHeatmapsOptions): Promise
       version: 1, dataset: data.info.name, split, seed, height: H * scale, width: W * scale, colormap, alpha, images,
       methods: [...methods], models: names.map((name, k) => ({ name, dir: dirs[k], logits: logits[k], flat: flat[k] })),
     };
-    await writeFile(join(root, MANIFEST_FILE), JSON.stringify(manifest, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+    await writeJsonFile(join(root, MANIFEST_FILE), manifest);
     return manifest;
   } finally {
     for (const net of loaded) net.dispose();
+    tf.dispose(batches.map((b) => b.x));
   }
 }
