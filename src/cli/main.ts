@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeBackend, initBackend } from '../engine/backend.js';
 import { APC_VERSION } from '../version.js';
 import { BadInputError, commandBadInputLog } from '../data/bad_input.js';
+import { DATASET_KINDS } from '../data/registry.js';
 import { kinds as attributionKinds } from '../attribution/registry.js';
 import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
 import { explainCommand } from './explain_command.js';
@@ -28,7 +29,7 @@ function num(name: string, min = 0) {
   };
 }
 
-const DATASETS = 'shapes, mnist-multi or voc:PATH (a VOC2012 folder)';
+const DATASETS = `${DATASET_KINDS.slice(0, -1).join(', ')} or ${DATASET_KINDS.at(-1)} (PATH: a VOC2012 folder)`;
 const DATA_HELP = `dataset: ${DATASETS}`;
 const SKIP_BAD_HELP = 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping';
 

@@ -63,10 +63,6 @@ export class BadInputLog {
     return this.entries.length;
   }
 
-  list(): readonly SkippedEntry[] {
-    return this.entries;
-  }
-
   /** One line per skipped entry (at most `max`), preceded by a count line; '' when nothing was skipped. */
   summary(max = 20): string {
     if (this.entries.length === 0) return '';

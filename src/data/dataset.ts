@@ -10,6 +10,21 @@ import type { Rng } from '../engine/random.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 
+/** Every split, in order. */
+export const SPLIT_NAMES: readonly SplitName[] = Object.freeze(['train', 'val', 'test']);
+
+/** Throws `<dataset>: unknown split …` unless `split` is a SplitName (a guard for untyped callers). */
+export function checkSplit(dataset: string, split: SplitName): void {
+  if (!SPLIT_NAMES.includes(split)) throw new Error(`${dataset}: unknown split "${String(split)}" (expected train, val or test)`);
+}
+
+/** Throws a RangeError naming the dataset unless `index` is an integer in [0, size). */
+export function checkIndex(dataset: string, split: SplitName, index: number, size: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) {
+    throw new RangeError(`${dataset}: index ${index} out of range for split "${split}" (size ${size})`);
+  }
+}
+
 export interface Sample {
   /** Stable id, e.g. `shapes-test-000123`. */
   readonly id: string;

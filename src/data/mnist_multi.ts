@@ -20,9 +20,11 @@
  * random stream `Rng.derive(seed, 'mnist-multi', split, i)`, so `get` is random-access.
  */
 import { Rng } from '../engine/random.js';
-import type { Dataset, DatasetInfo, Sample, SplitName } from './dataset.js';
+import type { Sample, SplitName } from './dataset.js';
 import { MNIST_PIXELS, MNIST_SIDE, type MnistDigits, mnistDigits, mnistSourceRange } from './mnist_source.js';
-import { hsv } from './raster.js';
+import { optionChecks } from './option_checks.js';
+import { type ProceduralDataset, proceduralDataset } from './procedural.js';
+import { fillGradientNoise, hsv } from './raster.js';
 
 export const MNIST_MULTI_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
@@ -81,57 +83,15 @@ export interface MnistMultiScene {
   readonly fragments: readonly { readonly classIndex: number; readonly source: number }[];
 }
 
-export interface MnistMultiDataset extends Dataset {
-  readonly options: ResolvedMnistMultiOptions;
-  scene(split: SplitName, index: number): MnistMultiScene;
-}
+/** `scene(split, i)` is the sample plus the digits and fragments drawn. */
+export type MnistMultiDataset = ProceduralDataset<ResolvedMnistMultiOptions, MnistMultiScene>;
 
-const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 const DEFAULT_SIZES: Readonly<Record<SplitName, number>> = { train: 6000, val: 600, test: 600 };
 
 export function createMnistMultiDataset(opts: MnistMultiOptions = {}): MnistMultiDataset {
   const o = resolveMnistMultiOptions(opts);
   const digits = mnistDigits();
-  let stats: { mean: [number, number, number]; std: [number, number, number] } | undefined;
-  const getStats = () => (stats ??= computeStats(o, digits));
-  const info: DatasetInfo = Object.freeze({
-    name: 'mnist-multi',
-    classNames: MNIST_MULTI_CLASS_NAMES,
-    height: o.imageSize,
-    width: o.imageSize,
-    get mean() {
-      return getStats().mean;
-    },
-    get std() {
-      return getStats().std;
-    },
-  });
-  const checkSplit = (split: SplitName) => {
-    if (!SPLITS.includes(split)) throw new Error(`mnist-multi: unknown split "${String(split)}" (expected train, val or test)`);
-  };
-  const check = (split: SplitName, index: number) => {
-    checkSplit(split);
-    const n = o.sizes[split];
-    if (!Number.isInteger(index) || index < 0 || index >= n) {
-      throw new RangeError(`mnist-multi: index ${index} out of range for split "${split}" (size ${n})`);
-    }
-  };
-  return {
-    info,
-    options: o,
-    size(split: SplitName): number {
-      checkSplit(split);
-      return o.sizes[split];
-    },
-    get(split: SplitName, index: number): Sample {
-      check(split, index);
-      return renderMnistMultiScene(o, digits, split, index).sample;
-    },
-    scene(split: SplitName, index: number): MnistMultiScene {
-      check(split, index);
-      return renderMnistMultiScene(o, digits, split, index);
-    },
-  };
+  return proceduralDataset('mnist-multi', MNIST_MULTI_CLASS_NAMES, o, (split, index) => renderMnistMultiScene(o, digits, split, index));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,51 +99,18 @@ export function createMnistMultiDataset(opts: MnistMultiOptions = {}): MnistMult
 
 const KNOWN = new Set(['seed', 'imageSize', 'sizes', 'digitsPerImage', 'digitSize', 'fragments', 'strokeThreshold', 'maxOverlap', 'statsSamples']);
 
-function fail(field: string, expected: string, got: unknown): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(got) ?? String(got);
-  } catch {
-    shown = String(got);
-  }
-  throw new Error(`mnist-multi: option "${field}" must be ${expected}, got ${shown}`);
-}
-function int(field: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(field, `an integer in [${lo}, ${hi}]`, v);
-  return v;
-}
-function num(field: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) fail(field, `a number in [${lo}, ${hi}]`, v);
-  return v;
-}
-function pair(field: string, v: unknown, each: (f: string, x: unknown) => number): [number, number] {
-  if (!Array.isArray(v) || v.length !== 2) fail(field, 'a [min, max] pair', v);
-  const a = each(`${field}[0]`, v[0]);
-  const b = each(`${field}[1]`, v[1]);
-  if (a > b) fail(field, 'a [min, max] pair with min ≤ max', v);
-  return [a, b];
-}
+const check = optionChecks('mnist-multi');
+const { int, num, pair } = check;
 
 /** Validates options and fills in defaults; every error names the offending field. */
 export function resolveMnistMultiOptions(opts: MnistMultiOptions = {}): ResolvedMnistMultiOptions {
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail('options', 'an object', opts);
-  for (const key of Object.keys(opts)) if (!KNOWN.has(key)) throw new Error(`mnist-multi: unknown option "${key}"`);
-  const seed = opts.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) fail('seed', 'a safe integer', seed);
-  const sizesIn = opts.sizes ?? {};
-  if (sizesIn === null || typeof sizesIn !== 'object' || Array.isArray(sizesIn)) fail('sizes', 'an object', sizesIn);
-  for (const key of Object.keys(sizesIn)) {
-    if (!SPLITS.includes(key as SplitName)) throw new Error(`mnist-multi: unknown option "sizes.${key}" (expected train, val, test)`);
-  }
-  const s = sizesIn as Partial<Record<SplitName, number>>;
+  check.options(opts, KNOWN);
+  const seed = check.seed(opts.seed);
+  const sizes = check.sizesObject(opts.sizes);
   return {
     seed,
     imageSize: int('imageSize', opts.imageSize ?? 64, 32, 256),
-    sizes: {
-      train: int('sizes.train', s.train ?? DEFAULT_SIZES.train, 0, 100_000_000),
-      val: int('sizes.val', s.val ?? DEFAULT_SIZES.val, 0, 100_000_000),
-      test: int('sizes.test', s.test ?? DEFAULT_SIZES.test, 0, 100_000_000),
-    },
+    sizes: check.splitSizes(sizes, DEFAULT_SIZES),
     digitsPerImage: pair('digitsPerImage', opts.digitsPerImage ?? [1, 3], (f, x) => int(f, x, 1, 4)),
     digitSize: pair('digitSize', opts.digitSize ?? [0.4, 0.6], (f, x) => num(f, x, 0.2, 0.9)),
     fragments: pair('fragments', opts.fragments ?? [1, 4], (f, x) => int(f, x, 0, 8)),
@@ -196,7 +123,6 @@ export function resolveMnistMultiOptions(opts: MnistMultiOptions = {}): Resolved
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-const SPLIT_LABEL: Readonly<Record<SplitName, string>> = { train: 'train', val: 'val', test: 'test' };
 const PLACEMENT_TRIES = 24;
 /** MNIST digits sit in the central 20×20 of their 28×28 box. */
 const INK_FRACTION = 20 / MNIST_SIDE;
@@ -269,30 +195,7 @@ function drawBackground(img: Float32Array, S: number, rng: Rng): void {
   const phase = rng.uniform(0, 2 * Math.PI);
   const kx = (Math.cos(gratingAngle) * 2 * Math.PI) / period;
   const ky = (Math.sin(gratingAngle) * 2 * Math.PI) / period;
-  const half = S / 2;
-  for (let y = 0; y < S; y++) {
-    const fy = ((y + 0.5) / S) * G;
-    const iy = Math.min(G - 1, Math.floor(fy));
-    let ty = fy - iy;
-    ty = ty * ty * (3 - 2 * ty);
-    for (let x = 0; x < S; x++) {
-      const fx = ((x + 0.5) / S) * G;
-      const ix = Math.min(G - 1, Math.floor(fx));
-      let tx = fx - ix;
-      tx = tx * tx * (3 - 2 * tx);
-      let t = 0.5 + (x + 0.5 - half) * gx + (y + 0.5 - half) * gy;
-      t = t < 0 ? 0 : t > 1 ? 1 : t;
-      const g = amp * Math.sin((x + 0.5) * kx + (y + 0.5) * ky + phase);
-      const n00 = (iy * (G + 1) + ix) * 3;
-      const n10 = n00 + (G + 1) * 3;
-      const o = (y * S + x) * 3;
-      for (let ch = 0; ch < 3; ch++) {
-        const a = nodes[n00 + ch] + (nodes[n00 + 3 + ch] - nodes[n00 + ch]) * tx;
-        const b = nodes[n10 + ch] + (nodes[n10 + 3 + ch] - nodes[n10 + ch]) * tx;
-        img[o + ch] = c1[ch] + (c2[ch] - c1[ch]) * t + a + (b - a) * ty + g;
-      }
-    }
-  }
+  fillGradientNoise(img, S, c1, c2, gx, gy, nodes, G, { kx, ky, phase, amp });
 }
 
 /**
@@ -320,7 +223,7 @@ function paint(img: Float32Array, S: number, r: Raster, col: readonly number[], 
 /** Render sample `index` of `split`: a pure function of (options, split, index). */
 export function renderMnistMultiScene(o: ResolvedMnistMultiOptions, src: MnistDigits, split: SplitName, index: number): MnistMultiScene {
   const S = o.imageSize;
-  const rng = Rng.derive(o.seed, 'mnist-multi', SPLIT_LABEL[split], index);
+  const rng = Rng.derive(o.seed, 'mnist-multi', split, index);
   const img = new Float32Array(S * S * 3);
   drawBackground(img, S, rng);
 
@@ -433,34 +336,4 @@ export function renderMnistMultiScene(o: ResolvedMnistMultiOptions, src: MnistDi
     })),
     fragments,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalisation statistics
-
-const statsCache = new Map<string, { mean: [number, number, number]; std: [number, number, number] }>();
-
-function computeStats(o: ResolvedMnistMultiOptions, src: MnistDigits): { mean: [number, number, number]; std: [number, number, number] } {
-  const key = JSON.stringify({ ...o, sizes: undefined });
-  const hit = statsCache.get(key);
-  if (hit) return hit;
-  const sum = [0, 0, 0];
-  const sq = [0, 0, 0];
-  let n = 0;
-  // The train stream does not depend on the split sizes, so neither do the statistics.
-  for (let i = 0; i < o.statsSamples; i++) {
-    const img = renderMnistMultiScene(o, src, 'train', i).sample.image;
-    for (let j = 0; j < img.length; j += 3) {
-      for (let c = 0; c < 3; c++) {
-        sum[c] += img[j + c];
-        sq[c] += img[j + c] * img[j + c];
-      }
-    }
-    n += img.length / 3;
-  }
-  const mean = sum.map((s) => s / n) as [number, number, number];
-  const std = sq.map((s, c) => Math.sqrt(Math.max(1e-12, s / n - mean[c] * mean[c]))) as [number, number, number];
-  const out = { mean, std };
-  statsCache.set(key, out);
-  return out;
 }

@@ -4,7 +4,8 @@
  * Every primitive is a function `(x, y) → signed distance in pixels` (negative inside), evaluated
  * at pixel centres (x + 0.5, y + 0.5). Anti-aliased coverage is `clamp(0.5 − d, 0, 1)`, so a pixel
  * is "owned" by a shape (coverage ≥ ½) exactly when d ≤ 0 — the same test the masks use.
- * Distance formulas follow Inigo Quilez's 2D SDF catalogue.
+ * Distance formulas follow Inigo Quilez's 2D SDF catalogue. `fillGradientNoise` is the background
+ * fill both datasets start from.
  */
 
 export type Sdf = (x: number, y: number) => number;
@@ -201,6 +202,48 @@ export function paintSdf(
       img[o] += (r - img[o]) * a;
       img[o + 1] += (g - img[o + 1]) * a;
       img[o + 2] += (b - img[o + 2]) * a;
+    }
+  }
+}
+
+/** A sinusoidal grating added to every channel: amp·sin(kx·x + ky·y + phase) at pixel centres. */
+export interface Grating {
+  readonly kx: number;
+  readonly ky: number;
+  readonly phase: number;
+  readonly amp: number;
+}
+
+/**
+ * Fills an S×S×3 image with a background: a linear gradient from `c1` to `c2` along (gx, gy)
+ * (per pixel, 0.5 at the centre, clamped to [0, 1]), plus low-frequency colour noise (smoothstep
+ * bilinear interpolation of a (G+1)×(G+1) grid of RGB `nodes`), plus an optional `grating`.
+ */
+export function fillGradientNoise(img: Float32Array, S: number, c1: readonly number[], c2: readonly number[],
+  gx: number, gy: number, nodes: ArrayLike<number>, G: number, grating?: Grating): void {
+  const half = S / 2;
+  for (let y = 0; y < S; y++) {
+    const fy = ((y + 0.5) / S) * G;
+    const iy = Math.min(G - 1, Math.floor(fy));
+    let ty = fy - iy;
+    ty = ty * ty * (3 - 2 * ty);
+    for (let x = 0; x < S; x++) {
+      const fx = ((x + 0.5) / S) * G;
+      const ix = Math.min(G - 1, Math.floor(fx));
+      let tx = fx - ix;
+      tx = tx * tx * (3 - 2 * tx);
+      let t = 0.5 + (x + 0.5 - half) * gx + (y + 0.5 - half) * gy;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      const g = grating ? grating.amp * Math.sin((x + 0.5) * grating.kx + (y + 0.5) * grating.ky + grating.phase) : 0;
+      const n00 = (iy * (G + 1) + ix) * 3;
+      const n10 = n00 + (G + 1) * 3;
+      const o = (y * S + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const a = nodes[n00 + c] + (nodes[n00 + 3 + c] - nodes[n00 + c]) * tx;
+        const b = nodes[n10 + c] + (nodes[n10 + 3 + c] - nodes[n10 + c]) * tx;
+        const v = c1[c] + (c2[c] - c1[c]) * t + a + (b - a) * ty;
+        img[o + c] = grating ? v + g : v;
+      }
     }
   }
 }

@@ -29,13 +29,16 @@
  * Determinism: sample (split, i) is drawn from its own sfc32 stream hashed from
  * (seed, split, i), so `get` is random-access, O(1) and splits are disjoint streams.
  */
-import type { Dataset, DatasetInfo, Sample, SplitName } from './dataset.js';
+import type { Sample, SplitName } from './dataset.js';
+import { optionChecks } from './option_checks.js';
+import { type ProceduralDataset, proceduralDataset } from './procedural.js';
 import { type Rng, rngFor, splitSafeInt } from './random.js';
 import {
   type Box,
   type Sdf,
   boxAround,
   evalBox,
+  fillGradientNoise,
   hsv,
   paintSdf,
   placed,
@@ -149,11 +152,8 @@ export interface ShapesScene {
   readonly cueCorrelated: boolean;
 }
 
-export interface ShapesDataset extends Dataset {
-  readonly options: ResolvedShapesOptions;
-  /** The sample plus its scene description (objects, cue). `get` returns `scene(...).sample`. */
-  scene(split: SplitName, index: number): ShapesScene;
-}
+/** `scene(split, i)` is the sample plus its scene description (objects, cue). */
+export type ShapesDataset = ProceduralDataset<ResolvedShapesOptions, ShapesScene>;
 
 /** Frame colours of the context cue, one per class (evenly spaced hues). */
 export const SHAPES_CUE_PALETTE: readonly (readonly [number, number, number])[] = SHAPES_CLASS_NAMES.map((_, k) => {
@@ -161,53 +161,12 @@ export const SHAPES_CUE_PALETTE: readonly (readonly [number, number, number])[] 
   return [c[0], c[1], c[2]] as const;
 });
 
-const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 const SPLIT_CODES: Readonly<Record<SplitName, number>> = { train: 0x7a1e, val: 0x5a11, test: 0x7e57 };
 const DEFAULT_SIZES: Readonly<Record<SplitName, number>> = { train: 6000, val: 600, test: 600 };
 
 export function createShapesDataset(opts: ShapesOptions = {}): ShapesDataset {
   const o = resolveShapesOptions(opts);
-  const S = o.imageSize;
-  let stats: { mean: [number, number, number]; std: [number, number, number] } | undefined;
-  const getStats = () => (stats ??= computeStats(o));
-
-  const info: DatasetInfo = Object.freeze({
-    name: 'shapes',
-    classNames: SHAPES_CLASS_NAMES,
-    height: S,
-    width: S,
-    get mean() {
-      return getStats().mean;
-    },
-    get std() {
-      return getStats().std;
-    },
-  });
-
-  const check = (split: SplitName, index: number) => {
-    if (!SPLITS.includes(split)) throw new Error(`shapes: unknown split "${String(split)}" (expected train, val or test)`);
-    const n = o.sizes[split];
-    if (!Number.isInteger(index) || index < 0 || index >= n) {
-      throw new RangeError(`shapes: index ${index} out of range for split "${split}" (size ${n})`);
-    }
-  };
-
-  return {
-    info,
-    options: o,
-    size(split: SplitName): number {
-      if (!SPLITS.includes(split)) throw new Error(`shapes: unknown split "${String(split)}" (expected train, val or test)`);
-      return o.sizes[split];
-    },
-    get(split: SplitName, index: number): Sample {
-      check(split, index);
-      return renderShapesScene(o, split, index).sample;
-    },
-    scene(split: SplitName, index: number): ShapesScene {
-      check(split, index);
-      return renderShapesScene(o, split, index);
-    },
-  };
+  return proceduralDataset('shapes', SHAPES_CLASS_NAMES, o, (split, index) => renderShapesScene(o, split, index));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,56 +187,15 @@ const KNOWN_OPTIONS = new Set<string>([
   'statsSamples',
 ]);
 
-function fail(field: string, expected: string, got: unknown): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(got) ?? String(got);
-  } catch {
-    shown = String(got);
-  }
-  throw new Error(`shapes: option "${field}" must be ${expected}, got ${shown}`);
-}
-
-function int(field: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(field, `an integer in [${lo}, ${hi}]`, v);
-  return v;
-}
-
-function num(field: string, v: unknown, lo: number, hi: number, loOpen = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v > hi || (loOpen ? v <= lo : v < lo)) {
-    fail(field, `a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`, v);
-  }
-  return v;
-}
-
-function pair(field: string, v: unknown, check: (f: string, x: unknown) => number): [number, number] {
-  if (!Array.isArray(v) || v.length !== 2) fail(field, 'a [min, max] pair', v);
-  const a = check(`${field}[0]`, v[0]);
-  const b = check(`${field}[1]`, v[1]);
-  if (a > b) fail(field, 'a [min, max] pair with min ≤ max', v);
-  return [a, b];
-}
+const check = optionChecks('shapes');
+const { fail, int, num, pair } = check;
 
 /** Validate options and fill in defaults; every error message names the offending field. */
 export function resolveShapesOptions(opts: ShapesOptions = {}): ResolvedShapesOptions {
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail('options', 'an object', opts);
-  for (const key of Object.keys(opts)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new Error(`shapes: unknown option "${key}"`);
-  }
-  const seed = opts.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) fail('seed', 'a safe integer', seed);
+  check.options(opts, KNOWN_OPTIONS);
+  const seed = check.seed(opts.seed);
   const imageSize = int('imageSize', opts.imageSize ?? 64, 32, 512);
-
-  const sizesIn = opts.sizes ?? {};
-  if (sizesIn === null || typeof sizesIn !== 'object' || Array.isArray(sizesIn)) fail('sizes', 'an object', sizesIn);
-  for (const key of Object.keys(sizesIn)) {
-    if (!SPLITS.includes(key as SplitName)) throw new Error(`shapes: unknown option "sizes.${key}" (expected train, val, test)`);
-  }
-  const sizes = {
-    train: int('sizes.train', sizesIn.train ?? DEFAULT_SIZES.train, 0, 100_000_000),
-    val: int('sizes.val', sizesIn.val ?? DEFAULT_SIZES.val, 0, 100_000_000),
-    test: int('sizes.test', sizesIn.test ?? DEFAULT_SIZES.test, 0, 100_000_000),
-  };
+  const sizes = check.splitSizes(check.sizesObject(opts.sizes), DEFAULT_SIZES);
 
   const contextCue = opts.contextCue ?? 'off';
   if (!(contextCue in CONTEXT_CUE_FRACTIONS)) fail('contextCue', `one of 'off', 'weak', 'strong'`, contextCue);
@@ -511,31 +429,7 @@ function drawBackground(img: Float32Array, S: number, rng: Rng, clutter: number)
   const nodes = new Float32Array((G + 1) * (G + 1) * 3);
   for (let i = 0; i < nodes.length; i++) nodes[i] = (rng.next() * 2 - 1) * amp;
 
-  const half = S / 2;
-  for (let y = 0; y < S; y++) {
-    const fy = ((y + 0.5) / S) * G;
-    const iy = Math.min(G - 1, Math.floor(fy));
-    let ty = fy - iy;
-    ty = ty * ty * (3 - 2 * ty);
-    for (let x = 0; x < S; x++) {
-      const fx = ((x + 0.5) / S) * G;
-      const ix = Math.min(G - 1, Math.floor(fx));
-      let tx = fx - ix;
-      tx = tx * tx * (3 - 2 * tx);
-      let t = 0.5 + (x + 0.5 - half) * gx + (y + 0.5 - half) * gy;
-      t = t < 0 ? 0 : t > 1 ? 1 : t;
-      const n00 = (iy * (G + 1) + ix) * 3;
-      const n01 = n00 + 3;
-      const n10 = n00 + (G + 1) * 3;
-      const n11 = n10 + 3;
-      const o = (y * S + x) * 3;
-      for (let c = 0; c < 3; c++) {
-        const a = nodes[n00 + c] + (nodes[n01 + c] - nodes[n00 + c]) * tx;
-        const b = nodes[n10 + c] + (nodes[n11 + c] - nodes[n10 + c]) * tx;
-        img[o + c] = c1[c] + (c2[c] - c1[c]) * t + a + (b - a) * ty;
-      }
-    }
-  }
+  fillGradientNoise(img, S, c1, c2, gx, gy, nodes, G);
 
   // Soft blotches: large ellipses with a linear alpha falloff.
   const nBlot = Math.round(rng.int(1, 3) * clutter);
@@ -756,36 +650,4 @@ function drawFrame(img: Float32Array, S: number, w: number, col: readonly number
       img[o + 2] = col[2];
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalisation statistics
-
-const statsCache = new Map<string, { mean: [number, number, number]; std: [number, number, number] }>();
-
-/** Per-channel mean/std over the first `statsSamples` images of the train stream (cached). */
-function computeStats(o: ResolvedShapesOptions): { mean: [number, number, number]; std: [number, number, number] } {
-  // Sizes do not change the train stream's pixels, so they are not part of the key.
-  const key = JSON.stringify({ ...o, sizes: undefined });
-  const hit = statsCache.get(key);
-  if (hit) return hit;
-  const sum = [0, 0, 0];
-  const sq = [0, 0, 0];
-  let n = 0;
-  for (let i = 0; i < o.statsSamples; i++) {
-    const img = renderShapesScene(o, 'train', i).sample.image;
-    for (let j = 0; j < img.length; j += 3) {
-      for (let c = 0; c < 3; c++) {
-        const v = img[j + c];
-        sum[c] += v;
-        sq[c] += v * v;
-      }
-    }
-    n += img.length / 3;
-  }
-  const mean = sum.map((s) => s / n) as [number, number, number];
-  const std = sq.map((s, c) => Math.sqrt(Math.max(1e-12, s / n - mean[c] * mean[c]))) as [number, number, number];
-  const out = { mean, std };
-  statsCache.set(key, out);
-  return out;
 }

@@ -32,7 +32,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Rng } from '../engine/random.js';
 import { BadInputError, type BadInputLog, type SkippedEntry } from './bad_input.js';
-import type { Dataset, DatasetInfo, EvalSplits, Sample, SplitName } from './dataset.js';
+import { checkIndex, checkSplit, type Dataset, type DatasetInfo, type EvalSplits, type Sample, SPLIT_NAMES, type SplitName } from './dataset.js';
 import { parseIdList, parseVocAnnotation, VOC_CLASS_NAMES, VOC_MEAN, VOC_NUM_CLASSES, VOC_STD, type VocAnnotation } from './voc_annotations.js';
 import { cacheKey, defaultVocCacheDir, type FileStamp, VocCache } from './voc_cache.js';
 import { DEFAULT_DECODE_LIMITS, decodeJpegRgb, decodeVocMask, type RgbImage } from './voc_decode.js';
@@ -76,7 +76,6 @@ export interface VocDataset extends Dataset {
   trainSample(index: number, rng: Rng): VocSample;
 }
 
-const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 /** Prediction metrics on Main val, localisation on Segmentation val (evaluation.md §1–§2). */
 export const VOC_EVAL_SPLITS: EvalSplits = Object.freeze({ prediction: 'val', localization: 'test' });
 const LISTS: Readonly<Record<SplitName, readonly string[]>> = {
@@ -109,18 +108,22 @@ function isDir(p: string): boolean {
 }
 
 /** Stat + read a source file; every failure is a BadInputError naming it. */
-function readSource(file: string, context: string): { bytes: Buffer; stamp: FileStamp } {
-  const st = statSource(file, context);
-  let bytes: Buffer;
+function readSource(file: string, context: string): Buffer {
+  stampSource(file, context);
+  return readStamped(file);
+}
+
+/** Reads a file `stampSource` has just checked. */
+function readStamped(file: string): Buffer {
   try {
-    bytes = readFileSync(file);
+    return readFileSync(file);
   } catch (err) {
     throw new BadInputError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  return { bytes, stamp: { path: file, size: st.size, mtimeMs: st.mtimeMs } };
 }
 
-function statSource(file: string, context: string): Stats {
+/** The cache identity of a usable source file (exists, regular, not empty, within the size limit). */
+function stampSource(file: string, context: string): FileStamp {
   let st: Stats;
   try {
     st = statSync(file);
@@ -132,7 +135,7 @@ function statSource(file: string, context: string): Stats {
   if (!st.isFile()) throw new BadInputError(file, 'is not a regular file');
   if (st.size > MAX_FILE_BYTES) throw new BadInputError(file, `is ${(st.size / 2 ** 20).toFixed(0)} MB, above the ${MAX_FILE_BYTES / 2 ** 20} MB limit`);
   if (st.size === 0) throw new BadInputError(file, `is empty (${context})`);
-  return st;
+  return { path: file, size: st.size, mtimeMs: st.mtimeMs };
 }
 
 export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset {
@@ -158,12 +161,11 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   // --- lists -------------------------------------------------------------------------------
   const lists = {} as Record<SplitName, string[]>;
-  for (const split of SPLITS) {
+  for (const split of SPLIT_NAMES) {
     const file = join(root, ...LISTS[split]);
     let ids: string[] = [];
     try {
-      const { bytes } = readSource(file, `the ${split} list`);
-      const parsed = parseIdList(bytes.toString('utf8'));
+      const parsed = parseIdList(readSource(file, `the ${split} list`).toString('utf8'));
       ids = parsed.ids;
       for (const p of parsed.problems) bad(split, p.id, new BadInputError(file, p.problem));
       if (ids.length === 0) throw new BadInputError(file, `lists no image ids (empty ${split} split)`);
@@ -192,21 +194,19 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   const readAnnotation = (id: string, context: string): VocAnnotation => {
     const file = annotationFile(id);
-    const { bytes } = readSource(file, context);
-    return parseVocAnnotation(bytes.toString('utf8').replace(/^\uFEFF/, ''), file);
+    return parseVocAnnotation(readSource(file, context).toString('utf8').replace(/^\uFEFF/, ''), file);
   };
 
   /** Decodes (if not cached) and caches the resized image; returns its reference. */
   const prepareImage = (id: string, context: string): ImageRef => {
     const file = imageFile(id);
-    const st = statSource(file, context);
-    const stamp = { path: file, size: st.size, mtimeMs: st.mtimeMs };
+    const stamp = stampSource(file, context);
     const key = cacheKey('img', [stamp], { size: S, resample: 'bilinear-aa' });
     const head = cache.peek('img', key);
     if (head && head.width === S && head.height === S && head.channels === 3) {
       return { file, stamp, key, width: head.extra[0], height: head.extra[1] };
     }
-    const rgb = decodeJpegRgb(readSource(file, context).bytes, file, limits);
+    const rgb = decodeJpegRgb(readStamped(file), file, limits);
     noteDecode();
     const data = resizeBilinearAntialias(rgb.data, rgb.width, rgb.height, 3, S, S);
     cache.write('img', key, { width: S, height: S, channels: 3, extra: [rgb.width, rgb.height], data });
@@ -215,12 +215,11 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   const prepareMask = (id: string, image: ImageRef, context: string): MaskRef => {
     const file = maskFile(id);
-    const st = statSource(file, context);
-    const stamp = { path: file, size: st.size, mtimeMs: st.mtimeMs };
+    const stamp = stampSource(file, context);
     const key = cacheKey('mask', [stamp], { size: S, width: image.width, height: image.height });
     const head = cache.peek('mask', key);
     if (head && head.width === S && head.height === S && head.channels === 1) return { file, key };
-    const m = decodeVocMask(readSource(file, context).bytes, file, limits);
+    const m = decodeVocMask(readStamped(file), file, limits);
     noteDecode();
     if (m.width !== image.width || m.height !== image.height) {
       throw new BadInputError(file, `mask is ${m.width}×${m.height} but its image ${image.file} is ${image.width}×${image.height}`);
@@ -248,7 +247,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
   };
 
   const entries = {} as Record<SplitName, Entry[]>;
-  for (const split of SPLITS) {
+  for (const split of SPLIT_NAMES) {
     const context = `listed in ${LISTS[split].join('/')}`;
     const out: Entry[] = [];
     for (const id of lists[split]) {
@@ -273,14 +272,12 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
   });
 
   const splitEntries = (split: SplitName): Entry[] => {
-    if (!SPLITS.includes(split)) throw new Error(`voc: unknown split "${String(split)}" (expected train, val or test)`);
+    checkSplit('voc', split);
     return entries[split];
   };
   const check = (split: SplitName, index: number): Entry => {
     const list = splitEntries(split);
-    if (!Number.isInteger(index) || index < 0 || index >= list.length) {
-      throw new RangeError(`voc: index ${index} out of range for split "${split}" (size ${list.length})`);
-    }
+    checkIndex('voc', split, index, list.length);
     return list[index];
   };
 
@@ -295,7 +292,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     const m = e.mask as MaskRef;
     const hit = cache.read('mask', m.key);
     if (hit) return hit.data;
-    const again = prepareMask(e.id, prepareImage(e.id, 'needed again'), 'needed again after the cache entry was removed');
+    const again = prepareMask(e.id, e.image, 'needed again after the cache entry was removed');
     return (cache.read('mask', again.key) as { data: Uint8Array }).data;
   };
   const toFloat = (bytes: Uint8Array): Float32Array => {
@@ -307,7 +304,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     const key = cacheKey('raw', [e.image.stamp], {});
     const hit = cache.read('raw', key);
     if (hit) return { width: hit.width, height: hit.height, data: hit.data };
-    const rgb = decodeJpegRgb(readSource(e.image.file, 'needed for the train transform').bytes, e.image.file, limits);
+    const rgb = decodeJpegRgb(readSource(e.image.file, 'needed for the train transform'), e.image.file, limits);
     cache.write('raw', key, { width: rgb.width, height: rgb.height, channels: 3, extra: [0, 0], data: rgb.data });
     return rgb;
   };

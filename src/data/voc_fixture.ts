@@ -57,15 +57,20 @@ export function vocColormap256(): number[][] {
   return out;
 }
 
+/** Opaque RGBA bytes of `pixels` RGB pixels (what the encoders take). */
+function rgbaOf(rgb: Uint8Array, pixels: number): Buffer {
+  const rgba = Buffer.alloc(pixels * 4);
+  for (let p = 0; p < pixels; p++) rgba.set([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2], 255], 4 * p);
+  return rgba;
+}
+
 export function encodeJpeg(width: number, height: number, rgb: Uint8Array, quality = 92): Buffer {
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    rgba[4 * p] = rgb[3 * p];
-    rgba[4 * p + 1] = rgb[3 * p + 1];
-    rgba[4 * p + 2] = rgb[3 * p + 2];
-    rgba[4 * p + 3] = 255;
-  }
-  return jpeg.encode({ data: rgba, width, height }, quality).data;
+  return jpeg.encode({ data: rgbaOf(rgb, width * height), width, height }, quality).data;
+}
+
+/** RGB PNG of the given colours (width·height·3 bytes). */
+export function encodeRgbPng(width: number, height: number, rgb: Uint8Array): Buffer {
+  return PNG.sync.write({ width, height, data: rgbaOf(rgb, width * height) } as unknown as PNG, { colorType: 2 });
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {
@@ -95,12 +100,9 @@ export function encodePaletteMask(width: number, height: number, indices: Uint8A
 
 /** RGB PNG whose colours are the VOC table colours of `indices` (void → (224,224,192)). */
 export function encodeRgbMask(width: number, height: number, indices: Uint8Array): Buffer {
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    const c = indices[p] === 255 ? VOC_VOID_COLOUR : VOC_PALETTE[indices[p]];
-    rgba.set([c[0], c[1], c[2], 255], 4 * p);
-  }
-  return PNG.sync.write({ width, height, data: rgba } as unknown as PNG, { colorType: 2 });
+  const rgb = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) rgb.set(indices[p] === 255 ? VOC_VOID_COLOUR : VOC_PALETTE[indices[p]], 3 * p);
+  return encodeRgbPng(width, height, rgb);
 }
 
 export function annotationXml(img: FixtureImage): string {

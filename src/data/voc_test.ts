@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { PNG } from 'pngjs';
 import { Rng } from '../engine/random.js';
 import { toTensors } from '../train/batches.js';
 import { BadInputError, BadInputLog } from './bad_input.js';
@@ -19,7 +18,7 @@ import { openVocDataset, type VocOptions } from './voc.js';
 import { VOC_CLASS_NAMES, VOC_MEAN, VOC_STD } from './voc_annotations.js';
 import { decodeJpegRgb, decodeVocMask } from './voc_decode.js';
 import {
-  annotationXml, blockMask, defaultFixtureSpec, encodeGreyPng, encodePaletteMask, type FixtureSpec, writeVocTree,
+  annotationXml, blockMask, defaultFixtureSpec, encodeGreyPng, encodePaletteMask, encodeRgbPng, type FixtureSpec, writeVocTree,
 } from './voc_fixture.js';
 import { resizeBilinearAntialias, resizeNearestIndex } from './voc_resize.js';
 import { cropRgb, flipRgbInPlace, vocCentreCropBox, vocRandomCropBox } from './voc_train_transform.js';
@@ -279,7 +278,7 @@ const BAD_CASES: BadCase[] = [
   { name: 'mask colour outside the VOC palette', mutate: (r) => {
     const colours = new Uint8Array(20 * 14 * 3); // background black, except (1,2,3) at (0, 0)
     colours.set([1, 2, 3], 0);
-    writeFileSync(pngOf(r, '2008_000007'), rgbPng(20, 14, colours));
+    writeFileSync(pngOf(r, '2008_000007'), encodeRgbPng(20, 14, colours));
   }, message: /2008_000007\.png: colour \(1,2,3\) at \(0, 0\) is not in the VOC palette/, sizes: [4, 3, 1], skips: 1 },
   { name: 'mask index outside 0–20/255', mutate: (r) => writeFileSync(pngOf(r, '2008_000005'), encodeGreyPng(22, 18, new Uint8Array(22 * 18).fill(30))),
     message: /2008_000005\.png: mask value 30 at \(0, 0\) is not a VOC index/, sizes: [4, 3, 1], skips: 1 },
@@ -298,13 +297,6 @@ const BAD_CASES: BadCase[] = [
   { name: 'id that is a path', mutate: (r) => writeFileSync(file(r, 'ImageSets', 'Main', 'train.txt'), '2008_000001\n../../etc/passwd\n'),
     message: /train\.txt: line 2: '\.\.\/\.\.\/etc\/passwd' is not a usable image id/, sizes: [1, 3, 2], skips: 1 },
 ];
-
-/** An RGB PNG of the given raw colours (pngjs). */
-function rgbPng(width: number, height: number, rgb: Uint8Array): Buffer {
-  const rgba = Buffer.alloc(width * height * 4);
-  for (let p = 0; p < width * height; p++) rgba.set([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2], 255], 4 * p);
-  return PNG.sync.write({ width, height, data: rgba } as unknown as PNG, { colorType: 2 });
-}
 
 for (const c of BAD_CASES) {
   test(`bad input: ${c.name} → BadInputError naming the file, or a counted skip`, () => {

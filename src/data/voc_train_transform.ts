@@ -9,50 +9,23 @@
  */
 import type { Rng } from '../engine/random.js';
 import type { RgbImage } from './voc_decode.js';
+import { centredCropBox, type CropBox, type CropRange, randomResizedCropBox } from './random_resized_crop.js';
 import { resizeBilinearAntialias } from './voc_resize.js';
 
-/** Pixel crop box. */
-export interface CropBox {
-  readonly top: number;
-  readonly left: number;
-  readonly height: number;
-  readonly width: number;
-}
+export type { CropBox } from './random_resized_crop.js';
 
 export const VOC_CROP_SCALE: readonly [number, number] = [0.08, 1];
 export const VOC_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
+const VOC_CROP: CropRange = { scale: VOC_CROP_SCALE, ratio: VOC_CROP_RATIO };
 
 /** Draws the random-resized-crop box of voc-protocol.md §4 step 1 for a W×H image. */
 export function vocRandomCropBox(W: number, H: number, rng: Rng): CropBox {
-  const area = W * H;
-  const [lo, hi] = VOC_CROP_RATIO;
-  for (let t = 0; t < 10; t++) {
-    const f = rng.uniform(VOC_CROP_SCALE[0], VOC_CROP_SCALE[1]);
-    const r = Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
-    const w = Math.round(Math.sqrt(f * area * r));
-    const h = Math.round(Math.sqrt((f * area) / r));
-    if (w > 0 && w <= W && h > 0 && h <= H) {
-      const top = rng.int(H - h + 1);
-      const left = rng.int(W - w + 1);
-      return { top, left, height: h, width: w };
-    }
-  }
-  return vocCentreCropBox(W, H);
+  return randomResizedCropBox(H, W, VOC_CROP, rng);
 }
 
 /** The fallback centred crop of voc-protocol.md §4. */
 export function vocCentreCropBox(W: number, H: number): CropBox {
-  const [lo, hi] = VOC_CROP_RATIO;
-  let w = W;
-  let h = H;
-  if (W / H < lo) {
-    w = W;
-    h = Math.round(W / lo);
-  } else if (W / H > hi) {
-    h = H;
-    w = Math.round(H * hi);
-  }
-  return { top: Math.floor((H - h) / 2), left: Math.floor((W - w) / 2), height: h, width: w };
+  return centredCropBox(H, W, VOC_CROP);
 }
 
 /** Copies a crop out of an RGB image. */

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, SplitName } from '../data/dataset.js';
+import { randomResizedCropBox } from '../data/random_resized_crop.js';
 import { Rng } from '../engine/random.js';
 
 export interface AugmentOptions {
@@ -55,27 +56,6 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 }
 
 /**
- * Draws a random-resized crop (torchvision RandomResizedCrop: up to 10 tries, else centred).
- * Returns pixel box [top, left, h, w].
- */
-export function randomResizedCrop(H: number, W: number, aug: AugmentOptions, rng: Rng): [number, number, number, number] {
-  const area = H * W;
-  for (let t = 0; t < 10; t++) {
-    const f = rng.uniform(aug.scale[0], aug.scale[1]);
-    const logR = rng.uniform(Math.log(aug.ratio[0]), Math.log(aug.ratio[1]));
-    const r = Math.exp(logR);
-    const w = Math.round(Math.sqrt(f * area * r));
-    const h = Math.round(Math.sqrt(f * area / r));
-    if (w > 0 && w <= W && h > 0 && h <= H) return [rng.int(H - h + 1), rng.int(W - w + 1), h, w];
-  }
-  const ar = W / H;
-  let w = W, h = H;
-  if (ar < aug.ratio[0]) { w = W; h = Math.round(W / aug.ratio[0]); }
-  else if (ar > aug.ratio[1]) { h = H; w = Math.round(H * aug.ratio[1]); }
-  return [Math.floor((H - h) / 2), Math.floor((W - w) / 2), h, w];
-}
-
-/**
  * Assembles a host-side batch, drawing augmentation from `rng` when `augment` is given. For the
  * 'train' split of a dataset with `trainSample`, augmentation is that transform (per sample, in
  * batch order, from `rng`); `augment` only switches it on.
@@ -97,7 +77,7 @@ export function hostBatch(data: Dataset, split: SplitName, indices: readonly num
       labels.set(s.label, b * K);
       return;
     }
-    const [top, left, h, w] = randomResizedCrop(H, W, augment, rng);
+    const { top, left, height: h, width: w } = randomResizedCropBox(H, W, augment, rng);
     const flip = rng.next() < augment.flip;
     // normalised box corners for cropAndResize (pixel centres at i/(n−1)); x1 > x2 flips.
     const y1 = top / (H - 1), y2 = (top + h - 1) / (H - 1);
