@@ -118,13 +118,18 @@ export class GradCam implements AttributionMethod {
       const li = featureLayerIndex(layers, this.config.layer ?? net.layout.gradCamLayer);
       const name = layers[li].name;
       const { logits, activations } = net.forward(images, { capture: [name] });
-      const acts = activations[name] as tf.Tensor4D;
-      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
-      const native = gradCamFromActivations(acts, layers.slice(li + 1), oneHot, this.config);
-      const maps = upsampleBilinear(native, net.config.inputSize);
-      return { maps, native, ...logitsToHost(logits, classIndices) };
+      return camResult(net, activations[name] as tf.Tensor4D, layers.slice(li + 1), logits, classIndices, this.config);
     });
   }
+}
+
+/** Maps (native and upsampled) and host logits from A, the layers after it and the logits. */
+function camResult(net: VggNet, acts: tf.Tensor4D, head: readonly Layer[], logits: tf.Tensor2D, classIndices: readonly number[],
+  config: Pick<GradCamConfig, 'pooling' | 'gradients'>) {
+  const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+  const native = gradCamFromActivations(acts, head, oneHot, config);
+  const maps = upsampleBilinear(native, net.config.inputSize);
+  return { maps, native, ...logitsToHost(logits, classIndices) };
 }
 
 /** Index of the explained layer; it must give a feature map (not 'flatten' or the dense layer). */
@@ -149,10 +154,6 @@ export function layerwiseGradCam(net: VggNet, images: tf.Tensor4D, classIndices:
     const li = featureLayerIndex(layers, config.layer ?? net.layout.gradCamLayer);
     const acts = runLayers(layers, images, 0, li + 1) as tf.Tensor4D;
     const head = layers.slice(li + 1);
-    const logits = runLayers(head, acts) as tf.Tensor2D;
-    const oneHot = oneHotTargets(classIndices, net.config.numClasses);
-    const native = gradCamFromActivations(acts, head, oneHot, config);
-    const maps = upsampleBilinear(native, net.config.inputSize);
-    return { maps, native, ...logitsToHost(logits, classIndices) };
+    return camResult(net, acts, head, runLayers(head, acts) as tf.Tensor2D, classIndices, config);
   });
 }

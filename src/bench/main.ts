@@ -24,7 +24,7 @@ import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { epochMemoryCheck, smokeRunRss } from './memory.js';
-import { attributionThroughput, formatVsTorch, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
+import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
 interface Preset { name: string; config: VggConfig; cpu: boolean }
 
@@ -33,11 +33,6 @@ const PRESETS: Preset[] = [
   { name: 'vgg16s/4 @64 (shapes teacher)', config: vggPreset({ arch: 'vgg16', width: 4, imageSize: 64, numClasses: 10 }), cpu: true },
   { name: 'vgg16/8 @227 (paper student)', config: vggPreset({ arch: 'vgg16', width: 8, imageSize: 227, numClasses: 20 }), cpu: false },
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function timeOne(config: VggConfig, batch: number, steps: number, forwards: number): Promise<{ stepMs: number; forwardMs: number }> {
   const net = VggNet.create(config, 0);

@@ -16,7 +16,7 @@ import type { VggNet } from '../models/vgg.js';
 import { type MatchingConfig, type MatchingTarget, matchingCaptures, matchingLoss, teacherTarget } from '../matching/matching_term.js';
 import type { Objective } from '../train/fit.js';
 import { multiLabelKd, multiLabelSoftMargin } from '../train/losses.js';
-import { type TeacherCacheOptions, TeacherOutputCache } from './teacher_cache.js';
+import { type TeacherCacheOptions, TeacherOutputCache, teacherForward } from './teacher_cache.js';
 
 export interface KdSettings {
   /** Mix a of the KD term (spec default 0.9). */
@@ -63,11 +63,7 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
   return {
     teacherCache: cache,
     beforeStep(batch, rng: Rng) {
-      // tidy: the teacher's intermediate activations must not outlive the step
-      const t = cache ? cache.outputs(batch.x, batch.indices) : tf.tidy(() => {
-        const r = teacher.forward(batch.x, { capture: captures });
-        return { logits: r.logits, activations: r.activations };
-      });
+      const t = cache ? cache.outputs(batch.x, batch.indices) : teacherForward(teacher, batch.x, captures);
       teacherLogits = t.logits;
       if (useMatching) target = teacherTarget(matching, { net: teacher, activations: t.activations, logits: t.logits, training: false }, rng);
       tf.dispose(Object.values(t.activations));

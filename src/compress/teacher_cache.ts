@@ -63,6 +63,15 @@ export interface TeacherCacheStats {
   readonly full: boolean;
 }
 
+/** One inference forward of the teacher with `captures` (what the objective runs without a cache). */
+export function teacherForward(teacher: VggNet, x: tf.Tensor4D, captures: readonly string[]): TeacherOutputs {
+  // tidy: the teacher's intermediate activations must not outlive the call
+  return tf.tidy(() => {
+    const r = teacher.forward(x, { capture: captures });
+    return { logits: r.logits, activations: r.activations };
+  });
+}
+
 /** Per-sample shape of an activation of `layout` by name (conv/bn/relu, pool or 'dropout'). */
 function activationShape(layout: VggLayout, name: string): number[] {
   const conv = layout.convs.find((c) => c.name === name || c.bn === name || c.relu === name);
@@ -151,14 +160,11 @@ export class TeacherOutputCache {
     this.full = false;
   }
 
-  /** One inference forward of the teacher (what the objective runs without the cache). */
+  /** `teacherForward`, counted. */
   private forward(x: tf.Tensor4D): TeacherOutputs {
     this.misses++;
     this.teacherSamples += x.shape[0];
-    return tf.tidy(() => {
-      const r = this.teacher.forward(x, { capture: this.captures });
-      return { logits: r.logits, activations: r.activations };
-    });
+    return teacherForward(this.teacher, x, this.captures);
   }
 
   /** Host rows (logits, then each captured activation) of a forward's `batch` samples. */

@@ -30,15 +30,17 @@ function makeInputs(rng: Rng, c: Case): Inputs {
   };
 }
 
+/** The case's inputs as tensors x, γ, β, dy (in the current scope). */
+function tensorsOf(c: Case, v: Inputs): { x: tf.Tensor; gamma: tf.Tensor1D; beta: tf.Tensor1D; dy: tf.Tensor } {
+  return { x: tf.tensor(v.x, c.shape), gamma: tf.tensor1d(v.gamma), beta: tf.tensor1d(v.beta), dy: tf.tensor(v.dy, c.shape) };
+}
+
 /** Reference: composite tfjs ops (forward) and autodiff through them (backward), on cpu. */
 function reference(c: Case, v: Inputs): Float32Array[] {
   return valuesOf(() => {
     const C = c.shape[c.shape.length - 1];
     const axes = c.shape.slice(0, -1).map((_, i) => i);
-    const x = tf.tensor(v.x, c.shape);
-    const gamma = tf.tensor1d(v.gamma);
-    const beta = tf.tensor1d(v.beta);
-    const dy = tf.tensor(v.dy, c.shape);
+    const { x, gamma, beta, dy } = tensorsOf(c, v);
     const bn = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const { mean, variance } = tf.moments(xi, axes);
       return tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, EPS))), g), b);
@@ -53,10 +55,7 @@ function reference(c: Case, v: Inputs): Float32Array[] {
 
 function viaKernels(c: Case, v: Inputs): Float32Array[] {
   return valuesOf(() => {
-    const x = tf.tensor(v.x, c.shape);
-    const gamma = tf.tensor1d(v.gamma);
-    const beta = tf.tensor1d(v.beta);
-    const dy = tf.tensor(v.dy, c.shape);
+    const { x, gamma, beta, dy } = tensorsOf(c, v);
     const [y, mean, variance] = tf.engine().runKernel(ApcBatchNormTrain, { x, gamma, beta }, { epsilon: EPS }) as tf.Tensor[];
     const [dx, dg, db] = tf.engine().runKernel(ApcBatchNormTrainGrad,
       { dy, x, gamma, batchMean: mean, batchVariance: variance }, { epsilon: EPS }) as tf.Tensor[];
@@ -140,10 +139,7 @@ test('fused ReLU (attr relu): y = max(0, BN(x)) and the backward through the ReL
   const refs = shapes.map((c, i) => valuesOf(() => {
     const v = inputs[i];
     const axes = c.shape.slice(0, -1).map((_, k) => k);
-    const x = tf.tensor(v.x, c.shape);
-    const gamma = tf.tensor1d(v.gamma);
-    const beta = tf.tensor1d(v.beta);
-    const dy = tf.tensor(v.dy, c.shape);
+    const { x, gamma, beta, dy } = tensorsOf(c, v);
     const bnRelu = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const { mean, variance } = tf.moments(xi, axes);
       return tf.relu(tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, EPS))), g), b));
@@ -157,10 +153,7 @@ test('fused ReLU (attr relu): y = max(0, BN(x)) and the backward through the ReL
       const v = inputs[i];
       const before = memorySnapshot();
       const got = valuesOf(() => {
-        const x = tf.tensor(v.x, c.shape);
-        const gamma = tf.tensor1d(v.gamma);
-        const beta = tf.tensor1d(v.beta);
-        const dy = tf.tensor(v.dy, c.shape);
+        const { x, gamma, beta, dy } = tensorsOf(c, v);
         const [y, mean, variance] = tf.engine().runKernel(ApcBatchNormTrain, { x, gamma, beta }, { epsilon: EPS, relu: true }) as tf.Tensor[];
         const [dx, dg, db] = tf.engine().runKernel(ApcBatchNormTrainGrad,
           { dy, x, gamma, batchMean: mean, batchVariance: variance, y }, { epsilon: EPS, relu: true }) as tf.Tensor[];

@@ -64,11 +64,6 @@ function backwardOps(
   return [dx, dgamma, dbeta];
 }
 
-/**
- * Batch-statistics BatchNorm. `gamma` and `beta` have shape [C] with C = x.shape[last].
- * Allocates exactly y, mean and variance in the caller's scope (plus, under a gradient tape, the
- * tensors tfjs saves for the backward pass).
- */
 export interface BatchNormTrainOptions {
   /** Fuse a ReLU after the normalisation. */
   readonly relu?: boolean;
@@ -76,6 +71,11 @@ export interface BatchNormTrainOptions {
   readonly bias?: tf.Tensor1D;
 }
 
+/**
+ * Batch-statistics BatchNorm. `gamma` and `beta` have shape [C] with C = x.shape[last].
+ * Allocates exactly y, mean and variance in the caller's scope (plus, under a gradient tape, the
+ * tensors tfjs saves for the backward pass).
+ */
 export function batchNormTrain<T extends tf.Tensor>(
   x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5, opts: BatchNormTrainOptions = {},
 ): BatchNormTrainResult<T> {
@@ -91,8 +91,7 @@ export function batchNormTrain<T extends tf.Tensor>(
   let keptMean: tf.Tensor | undefined;
   let keptVar: tf.Tensor | undefined;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const inputs = args.slice(0, -1) as tf.Tensor[];
-    const [xi, g, b] = inputs;
+    const [xi, g, b] = args as tf.Tensor[]; // (x, gamma, beta[, bias], save)
     const save = args[args.length - 1] as tf.GradSaveFunc;
     let [y, mean, variance] = fused
       ? tf.engine().runKernel(ApcBatchNormTrain, { x: xi, gamma: g, beta: b }, { epsilon, relu }) as tf.Tensor[]
