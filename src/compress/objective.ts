@@ -42,8 +42,11 @@ export interface CompressionObjectiveOptions {
    * the recipe has no augmentation). Results equal the uncached objective's. The teacher forward
    * here is always inference mode (no dropout, BN running statistics), as the cache needs; a
    * training-mode teacher (reference quirk Q1) must not use it. Default off.
+   * A `TeacherOutputCache` instance is used as given, so several objectives on the same teacher
+   * and training set (e.g. a study's KD variants) share one cache: it must capture at least this
+   * objective's teacher captures (extra ones are ignored).
    */
-  readonly teacherCache?: boolean | TeacherCacheOptions;
+  readonly teacherCache?: boolean | TeacherCacheOptions | TeacherOutputCache;
 }
 
 /** The compression objective; `teacherCache` is the cache in use (absent when off), for stats. */
@@ -53,9 +56,11 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
   const { teacher, kd, matching } = opts;
   const useMatching = matching.kind !== 'none' && matching.beta > 0;
   const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
-  const cache = opts.teacherCache
-    ? new TeacherOutputCache(teacher, captures, opts.teacherCache === true ? {} : opts.teacherCache)
-    : undefined;
+  const cache = opts.teacherCache instanceof TeacherOutputCache ? checkedSharedCache(opts.teacherCache, teacher, captures)
+    : opts.teacherCache ? new TeacherOutputCache(teacher, captures, opts.teacherCache === true ? {} : opts.teacherCache)
+      : undefined;
+  // pruning fine-tuning without matching uses the label loss only: no teacher forward at all
+  const needsTeacher = !!kd || useMatching;
   let teacherLogits: tf.Tensor2D | undefined;
   let target: MatchingTarget | undefined;
   let dropoutMask: tf.Tensor2D | undefined;
@@ -63,11 +68,12 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
   return {
     teacherCache: cache,
     beforeStep(batch, rng: Rng) {
+      dropoutMask = undefined;
+      if (!needsTeacher) return;
       const t = cache ? cache.outputs(batch.x, batch.indices) : teacherForward(teacher, batch.x, captures);
       teacherLogits = t.logits;
       if (useMatching) target = teacherTarget(matching, { net: teacher, activations: t.activations, logits: t.logits, training: false }, rng);
       tf.dispose(Object.values(t.activations));
-      dropoutMask = undefined;
     },
     loss(net, batch, rng) {
       const captures = useMatching ? matchingCaptures(matching, net.layout, true) : [];
@@ -90,10 +96,19 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
       return { loss: total, parts, stats: s.batchStats };
     },
     afterStep() {
-      tf.dispose([teacherLogits!, dropoutMask!].filter(Boolean));
+      teacherLogits?.dispose();
+      dropoutMask?.dispose();
       target?.dispose();
       target = undefined; teacherLogits = undefined; dropoutMask = undefined;
       step++;
     },
   };
+}
+
+/** A caller's shared cache, checked to hold this objective's teacher and captures. */
+function checkedSharedCache(cache: TeacherOutputCache, teacher: VggNet, captures: readonly string[]): TeacherOutputCache {
+  if (cache.teacher !== teacher) throw new Error('compressionObjective: the shared teacher cache belongs to another teacher');
+  const missing = captures.filter((n) => !cache.captures.includes(n));
+  if (missing.length) throw new Error(`compressionObjective: the shared teacher cache does not capture ${missing.join(', ')}`);
+  return cache;
 }

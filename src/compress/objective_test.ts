@@ -39,3 +39,27 @@ test('KD (+ matching) steps leak no tensors and never touch the teacher', async 
   for (const [k, v] of teacher.weights) assert.deepEqual(v.dataSync(), before[k].dataSync(), `teacher ${k} unchanged`);
   tf.dispose([x, y, ...Object.values(before)]); teacher.dispose();
 });
+
+test('pruning fine-tuning without KD or matching runs no teacher forward; with matching it does', async () => {
+  const cfg = VggConfigSchema.parse({ kind: 'vgg', blocks: [[4], [4]], inputSize: [8, 8], numClasses: 3 });
+  const teacher = VggNet.create(cfg, 1);
+  let calls = 0;
+  const forward = teacher.forward.bind(teacher);
+  teacher.forward = (x, o) => { calls++; return forward(x, o); };
+  const rng = new Rng(4);
+  const x = tf.tensor4d(rng.uniformArray(2 * 8 * 8 * 3, -1, 1), [2, 8, 8, 3]);
+  const y = tf.tensor2d([1, 0, 0, 0, 1, 1], [2, 3]);
+  for (const [kind, expected] of [['none', 0], ['swa', 2]] as const) {
+    calls = 0;
+    const student = VggNet.create(cfg, 1);
+    const opt = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+    const objective = compressionObjective({ teacher, matching: parseMatchingConfig({ kind, beta: kind === 'none' ? 0 : 1 }) });
+    for (let i = 0; i < 2; i++) {
+      const r = await trainStep(student, objective, opt, student.trainableVariables(), { x, y, indices: [0, 1] }, rng);
+      assert.ok(Number.isFinite(r.loss));
+    }
+    assert.equal(calls, expected, `${kind}: teacher forwards`);
+    opt.dispose(); student.dispose();
+  }
+  tf.dispose([x, y]); teacher.dispose();
+});

@@ -136,6 +136,38 @@ for (const c of CASES) {
   }
 }
 
+test('a shared cache (apc run\'s KD variants): a second objective with other matching reuses the first\'s rows, results equal the uncached ones', () => {
+  const teacher = VggNet.create(cfg([[6], [8]]), 1);
+  const kd = { alpha: 0.9, temperature: 4 };
+  const variants = [parseMatchingConfig({ kind: 'none', beta: 0 }), parseMatchingConfig({ kind: 'swa', beta: 1, stochastic: 0.3 }), parseMatchingConfig({ kind: 'ewa', beta: 1 })];
+  const shared = new TeacherOutputCache(teacher, [...new Set(variants.flatMap((m) => matchingCaptures(m, teacher.layout, false)))]);
+  const forwards = countForwards(teacher);
+  const order = Array.from(epochOrder(N, 7, 0));
+  const steps = Math.ceil(N / BATCH);
+  variants.forEach((matching, v) => {
+    const student = VggNet.create(cfg([[4], [5]]), 2);
+    const cached = compressionObjective({ teacher, kd, matching, teacherCache: shared });
+    const plain = compressionObjective({ teacher, kd, matching });
+    for (let s = 0; s < steps; s++) {
+      const batch = batchOf(order.slice(s * BATCH, (s + 1) * BATCH));
+      const callsBefore = forwards.calls;
+      const a = step(cached, student, batch, Rng.derive(9, 'step', v, s));
+      assert.equal(forwards.calls - callsBefore, v === 0 ? 1 : 0, `variant ${v} step ${s}: the teacher runs for the first variant only`);
+      const b = step(plain, student, batch, Rng.derive(9, 'step', v, s));
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.max(1, Math.abs(b.loss)), `variant ${v} step ${s}: loss ${a.loss} vs ${b.loss}`);
+      for (const [k, g] of b.grads) assert.ok(relErr(a.grads.get(k)!, g) <= 1e-6, `variant ${v} step ${s}: ∂/∂${k}`);
+      tf.dispose([...Object.values(a.gradTensors), ...Object.values(b.gradTensors), batch.x, batch.y]);
+    }
+    student.dispose();
+  });
+  assert.equal(shared.stats().samples, N);
+  // a cache of another teacher, or without the captures this objective needs, is refused
+  const other = VggNet.create(cfg([[6], [8]]), 5);
+  assert.throws(() => compressionObjective({ teacher: other, kd, matching: variants[1], teacherCache: shared }), /another teacher/);
+  assert.throws(() => compressionObjective({ teacher, kd, matching: variants[1], teacherCache: new TeacherOutputCache(teacher, []) }), /does not capture pool2/);
+  other.dispose(); teacher.dispose();
+});
+
 test('cache outputs equal the teacher forward; batches without matching indices bypass it; bad options throw', () => {
   const teacher = VggNet.create(cfg([[6], [8]]), 1);
   const cache = new TeacherOutputCache(teacher, ['pool2', 'relu1_1']);

@@ -5,10 +5,10 @@
  * its install downloads a binary); else wasm with our kernel pack (the fastest thing on a plain
  * machine); cpu is the slow pure-JS fallback and the numerical reference for tests.
  *
- * wasm threads: `APC_WASM_THREADS=N` (N ≥ 2) runs tfjs-backend-wasm's threaded-SIMD build with an
- * N-thread XNNPACK pool (wasm_threads.ts; tfjs itself never enables it in Node). Default 1: on a
- * machine whose cores are busy with other work the extra thread measured no faster (README,
- * Benchmarks); on idle cores it speeds up the convolutions.
+ * wasm threads: with N ≥ 2 threads apc runs tfjs-backend-wasm's threaded-SIMD build with an
+ * N-thread XNNPACK pool (wasm_threads.ts; tfjs itself never enables it in Node). By default N is
+ * the number of cores idle at start-up (idle_cores.ts: on busy cores the pool is slower than one
+ * thread); `APC_WASM_THREADS=N` pins it (1 = the single-threaded build).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // full set (core's own register_all_gradients is ESM-only and not importable from Node).
 import '@tensorflow/tfjs-layers';
 import { registerKernelPack } from './kernels/register.js';
+import { autoWasmThreads, measureIdleCores } from './idle_cores.js';
 import { registerThreadedWasm, wasmThreadCount, wasmThreadsRegistered } from './wasm_threads.js';
 
 export interface BackendInfo {
@@ -28,9 +29,12 @@ export interface BackendInfo {
   /** wasm only: SIMD as reported by tfjs flags, and the XNNPACK thread count. */
   readonly simd?: boolean;
   readonly threads?: number;
+  /** wasm only: how the thread count was chosen ('APC_WASM_THREADS', or the idle-core sample). */
+  readonly threadChoice?: string;
 }
 
 let chosen: BackendInfo | undefined;
+let threadChoice: string | undefined;
 const KNOWN = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
 
 /** Dynamic import that does not make TypeScript or bundlers require the package. */
@@ -48,7 +52,16 @@ async function loadBackendPackage(name: string): Promise<boolean> {
     case 'cpu': return true;
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      const threads = wasmThreadsFromEnv();
+      const setting = wasmThreadsFromEnv();
+      let threads: number;
+      if (setting === 'auto') {
+        const { idle, cores } = await measureIdleCores();
+        threads = autoWasmThreads(idle, cores);
+        threadChoice = `auto: ${idle.toFixed(1)} of ${cores} cores idle`;
+      } else {
+        threads = setting;
+        threadChoice = 'APC_WASM_THREADS';
+      }
       if (threads > 1 && wasmThreadsRegistered() !== threads) await registerThreadedWasm(threads);
       return true;
     }
@@ -65,7 +78,7 @@ async function activate(name: string, reason: string): Promise<BackendInfo> {
   await tf.ready();
   const kernels = registerKernelPack(name);
   const info: BackendInfo = name === 'wasm'
-    ? { name, reason, kernels, simd: wasmThreadsRegistered() > 0 || tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), threads: await wasmThreadCount() }
+    ? { name, reason, kernels, simd: wasmThreadsRegistered() > 0 || tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), threads: await wasmThreadCount(), threadChoice }
     : { name, reason, kernels };
   chosen = info;
   return info;
@@ -94,12 +107,15 @@ export async function initBackend(preferred?: string): Promise<BackendInfo> {
   return activate('wasm', 'default: wasm + apc kernel pack');
 }
 
-/** `APC_WASM_THREADS` (default 1); an invalid value is an error naming the variable. */
-export function wasmThreadsFromEnv(): number {
+/**
+ * `APC_WASM_THREADS`: 1–8 pins the thread count; unset, empty or 'auto' = chosen from the idle
+ * cores at start-up. An invalid value is an error naming the variable.
+ */
+export function wasmThreadsFromEnv(): number | 'auto' {
   const raw = process.env.APC_WASM_THREADS;
-  if (raw === undefined || raw === '') return 1;
+  if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`APC_WASM_THREADS='${raw}' must be an integer from 1 to 8`);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`APC_WASM_THREADS='${raw}' must be 'auto' or an integer from 1 to 8`);
   return n;
 }
 
@@ -110,6 +126,7 @@ export function currentBackend(): BackendInfo | undefined {
 
 /** One-line description for logs and reports. */
 export function describeBackend(info: BackendInfo): string {
-  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads ?? 1} thread${info.threads === 1 ? '' : 's'})` : '';
+  const choice = info.threadChoice ? `; ${info.threadChoice}` : '';
+  const extra = info.name === 'wasm' ? ` (SIMD ${info.simd ? 'on' : 'off'}, ${info.threads ?? 1} thread${info.threads === 1 ? '' : 's'}${choice})` : '';
   return `${info.name}${extra}, ${info.kernels.length} apc kernels — ${info.reason}`;
 }

@@ -23,9 +23,25 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
+interface PThreadWorker { ref(): void }
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: number[]) => number;
   tfjs?: Record<string, unknown>;
+  PThread?: { unusedWorkers: PThreadWorker[]; runningWorkers: PThreadWorker[]; allocateUnusedWorker(): void };
+}
+
+/**
+ * Emscripten `ref()`s a Node worker while it runs a pthread, and XNNPACK's pool threads run for
+ * the life of the process, so Node would never exit after the work is done. The main thread waits
+ * on the pool synchronously inside every op, so letting the event loop ignore the workers is safe.
+ */
+function keepWorkersUnreffed(mod: EmscriptenModule): void {
+  const pthread = mod.PThread;
+  if (!pthread) throw new Error('wasm threads: the threaded build exposes no PThread table');
+  const noRef = () => { for (const w of [...pthread.unusedWorkers, ...pthread.runningWorkers]) w.ref = () => {}; };
+  const allocate = pthread.allocateUnusedWorker.bind(pthread);
+  pthread.allocateUnusedWorker = () => { allocate(); noRef(); };
+  noRef();
 }
 type Factory = (cfg: Record<string, unknown>) => Promise<EmscriptenModule>;
 
@@ -68,6 +84,7 @@ export async function registerThreadedWasm(threads: number): Promise<void> {
         return {};
       },
     });
+    keepWorkersUnreffed(mod);
     mod.tfjs = {
       init: mod.cwrap('init', null, []),
       initWithThreadsCount: mod.cwrap('init_with_threads_count', null, ['number']),

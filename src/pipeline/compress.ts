@@ -5,6 +5,7 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import { compressionObjective, type KdSettings } from '../compress/objective.js';
+import type { TeacherOutputCache } from '../compress/teacher_cache.js';
 import type { MatchingConfig } from '../matching/matching_term.js';
 import { VggNet } from '../models/vgg.js';
 import type { VggConfig } from '../models/vgg_config.js';
@@ -79,14 +80,16 @@ export interface DistillOptions extends CompressionStageOptions {
    * Cache the frozen teacher's logits and matched-layer activations per training sample
    * (compress/teacher_cache.ts), skipping its forward from the second epoch on. Used only when
    * the recipe has no augmentation (`augment: null`): with augmentation a sample's input changes
-   * every epoch. Default true (i.e. on exactly when it is valid); false turns it off.
+   * every epoch. Default true (i.e. on exactly when it is valid); false turns it off. A
+   * `TeacherOutputCache` shares one cache between students of the same teacher and data
+   * (`apc run`'s variants), still only when the recipe has no augmentation.
    */
-  teacherCache?: boolean;
+  teacherCache?: boolean | TeacherOutputCache;
 }
 
 export function distill(opts: DistillOptions): Promise<StageResult> {
   const r = opts.recipe;
-  const teacherCache = (opts.teacherCache ?? true) && !r.augment;
+  const teacherCache = r.augment ? false : opts.teacherCache ?? true;
   return trainToCheckpoints({
     ...opts, label: opts.label ?? `kd+${opts.matching.kind}`,
     meta: { kind: 'student', compression: 'kd', matching: opts.matching, teacher: opts.teacherDir },

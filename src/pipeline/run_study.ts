@@ -10,7 +10,8 @@ import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js'
 import { recipesFor } from './dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import { currentBackend } from '../engine/backend.js';
-import { type MatchingConfig, parseMatchingConfig } from '../matching/matching_term.js';
+import { type MatchingConfig, matchingCaptures, parseMatchingConfig } from '../matching/matching_term.js';
+import { TeacherOutputCache } from '../compress/teacher_cache.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';
 import { loadNet } from '../models/checkpoint.js';
 import { checkpointPaths, WEIGHTS_BIN } from '../models/checkpoint_io.js';
@@ -323,9 +324,13 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const studentConfig = vggPreset({ arch: preset.teacher.arch, width: preset.student.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
   const studentRecipe = onDataset(preset.student.recipe, recipes.kd, SHAPES_KD_RECIPE);
   const students: { variant: StudyVariant; net: VggNet; dir: string; seconds: number }[] = [];
+  // one teacher cache for all variants (same teacher, same unaugmented training images): the
+  // teacher forward runs in the first student's first epoch only
+  const teacherCaptures = [...new Set(preset.variants.flatMap((v) => matchingCaptures(v.matching, t.net.layout, false)))];
+  const sharedCache = new TeacherOutputCache(t.net, teacherCaptures);
   for (const variant of preset.variants) {
     const r = await distill({ data, teacher: t.net, teacherDir: t.bestDir, studentConfig, matching: variant.matching,
-      recipe: studentRecipe, seed, outDir: join(outDir, variant.name), resume: true, quiet: opts.quiet, label: variant.name });
+      recipe: studentRecipe, seed, outDir: join(outDir, variant.name), resume: true, quiet: opts.quiet, label: variant.name, teacherCache: sharedCache });
     stages.push({ name: variant.name, seconds: r.seconds });
     log(`${variant.name}: val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s`);
     students.push({ variant, net: r.net, dir: r.bestDir, seconds: r.seconds });
