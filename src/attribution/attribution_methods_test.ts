@@ -32,6 +32,7 @@ test('registry: every kind has a table case; unknown kinds and lists are rejecte
   for (const k of PAPER_METHODS) assert.ok(kinds().includes(k));
   assert.throws(() => makeAttribution('gradcam++'), /unknown attribution method 'gradcam\+\+'; known: ebp, gradcam/);
   assert.deepEqual(parseAttributionList(' gradcam,lrp,,gradcam '), ['gradcam', 'lrp']);
+  assert.deepEqual(parseAttributionList('gxi,gradcam,gradxinput'), ['gradxinput', 'gradcam'], 'gxi is gradxinput');
   assert.throws(() => parseAttributionList('gradcam,lpr'), /--attribution: unknown method 'lpr'/);
 });
 

@@ -50,9 +50,12 @@ for (const [kind, make] of Object.entries(builtins)) attributionMethods.add(kind
 /** The paper's four evaluation methods (attribution spec), in its order. */
 export const PAPER_METHODS: readonly AttributionKind[] = ['gradcam', 'lrp', 'rap', 'ebp'];
 
-/** A method by kind, its config validated (errors name the method and the field). */
+/** Short names accepted on the command line, mapped to the kind results are stored under. */
+export const ATTRIBUTION_ALIASES: Readonly<Record<string, AttributionKind>> = { gxi: 'gradxinput' };
+
+/** A method by kind (or alias), its config validated (errors name the method and the field). */
 export function makeAttribution(kind: string, cfg: unknown = {}): AttributionMethod {
-  return attributionMethods.make(kind, cfg);
+  return attributionMethods.make(ATTRIBUTION_ALIASES[kind] ?? kind, cfg);
 }
 
 /** Registered kinds, sorted. */
@@ -60,11 +63,14 @@ export function kinds(): string[] {
   return attributionMethods.kinds();
 }
 
-/** Parses a CLI list such as 'gradcam,lrp' (trimmed, de-duplicated; unknown kinds are errors). */
+/**
+ * Parses a CLI list such as 'gradcam,lrp,gxi' (trimmed, aliases resolved, de-duplicated; unknown
+ * kinds are errors).
+ */
 export function parseAttributionList(list: string): string[] {
-  const out = [...new Set(list.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+  const out = [...new Set(list.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => ATTRIBUTION_ALIASES[s] ?? s))];
   for (const k of out) {
-    if (!attributionMethods.has(k)) throw new Error(`--attribution: unknown method '${k}'; known: ${kinds().join(', ')}`);
+    if (!attributionMethods.has(k)) throw new Error(`--attribution: unknown method '${k}'; known: ${kinds().join(', ')} (gxi = gradxinput)`);
   }
   return out;
 }

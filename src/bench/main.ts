@@ -2,7 +2,8 @@
  * `npm run bench`: training-step and forward times of the VGG presets at batch 16 on the chosen
  * backend, with the pure-JS cpu backend measured in the same run as the baseline (few steps: it
  * is slow); then maps/s of every attribution method and memory figures (peak RSS of an
- * `apc run --preset smoke` child, tensor count / RSS across epochs). Prints tables; `--json FILE`
+ * `apc run --preset smoke` child — `--rss-preset quick` runs `npm start`'s job instead — and the
+ * tensor count / RSS across epochs). Prints tables; `--json FILE`
  * also writes the figures.
  *
  * `--vs-torch` replaces the cpu comparison by PyTorch on the same CPU (vs_torch.ts): apc and
@@ -23,7 +24,7 @@ import { kinds } from '../attribution/registry.js';
 import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
-import { epochMemoryCheck, smokeRunRss } from './memory.js';
+import { epochMemoryCheck, STUDY_RSS_PRESETS, type StudyRssPreset, studyRunRss } from './memory.js';
 import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
 interface Preset { name: string; config: VggConfig; cpu: boolean }
@@ -72,8 +73,10 @@ async function main(): Promise<void> {
     reps: { type: 'string', default: '7' }, 'torch-threads': { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false }, 'sgd-share': { type: 'boolean', default: false },
     'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
-    'skip-presets': { type: 'boolean', default: false },
+    'skip-presets': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
   } });
+  const rssPreset = values['rss-preset'] as StudyRssPreset;
+  if (!STUDY_RSS_PRESETS.includes(rssPreset)) throw new Error(`--rss-preset '${values['rss-preset']}': expected ${STUDY_RSS_PRESETS.join(' or ')}`);
   const steps = Number(values.steps), cpuSteps = Number(values['cpu-steps']), batch = Number(values.batch);
   const info = await initBackend();
   const report: Record<string, unknown> = { backend: info, batch };
@@ -113,11 +116,11 @@ async function main(): Promise<void> {
     console.log('\nmemory across epochs (fit, KD + WCAM, /16 student, 4 epochs of 64 images):');
     for (const l of table(['epoch', 'tensors', 'tensor MB', 'RSS MB'], epochs.rows.map((e) => [String(e.epoch + 1), String(e.tensors), e.tensorMb.toFixed(2), e.rssMb.toFixed(0)]))) console.log(l);
     console.log(`tensor count ${epochs.flat ? 'flat' : 'GROWS'} across epochs; RSS epoch 2→${epochs.rows.length}: ${epochs.rssGrowthMb >= 0 ? '+' : ''}${epochs.rssGrowthMb.toFixed(1)} MB`);
-    const smoke = await smokeRunRss();
-    console.log(smoke.ok
-      ? `apc run --preset smoke (child): ${smoke.seconds.toFixed(0)} s, peak RSS ${smoke.maxRssMb?.toFixed(0) ?? '?'} MB`
-      : `apc run --preset smoke (child) failed: ${smoke.note}`);
-    report.memory = { epochs, smoke };
+    const study = await studyRunRss(rssPreset);
+    console.log(study.ok
+      ? `apc run --preset ${rssPreset} (child${rssPreset === 'quick' ? ', = npm start' : ''}): ${study.seconds.toFixed(0)} s, peak RSS ${study.maxRssMb?.toFixed(0) ?? '?'} MB`
+      : `apc run --preset ${rssPreset} (child) failed: ${study.note}`);
+    report.memory = { epochs, study };
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
 }

@@ -1,5 +1,6 @@
 /**
- * Memory figures for `npm run bench`: the peak RSS of a short `apc run --preset smoke` child, and
+ * Memory figures for `npm run bench`: the peak RSS of an `apc run` child (`--preset smoke` by default;
+ * `--rss-preset quick` is exactly `npm start`'s job, ≈ 12 min on 2 idle cores), and
  * an in-process check that the tensor count and RSS stay flat across training epochs (fit with a
  * KD + WCAM objective, so teacher targets, dropout masks and matching tensors are all exercised).
  */
@@ -16,7 +17,8 @@ import { vggPreset } from '../models/vgg_config.js';
 import { fit } from '../train/fit.js';
 import { repoRoot } from './torch_child.js';
 
-export interface SmokeRss {
+export interface StudyRss {
+  preset: StudyRssPreset;
   ok: boolean;
   seconds: number;
   /** Peak resident set of the child, MB (process.resourceUsage().maxRSS). */
@@ -24,11 +26,14 @@ export interface SmokeRss {
   note?: string;
 }
 
-/** Runs `apc run --preset smoke` (built CLI) in a child and reports its peak RSS. */
-export async function smokeRunRss(timeoutMs = 15 * 60_000): Promise<SmokeRss> {
+export const STUDY_RSS_PRESETS = ['smoke', 'quick'] as const;
+export type StudyRssPreset = typeof STUDY_RSS_PRESETS[number];
+
+/** Runs `apc run --preset P` (built CLI, fresh output folder) in a child and reports its peak RSS. */
+export async function studyRunRss(preset: StudyRssPreset = 'smoke', timeoutMs = (preset === 'smoke' ? 15 : 60) * 60_000): Promise<StudyRss> {
   const cli = join(repoRoot(), 'dist', 'cli', 'main.js');
-  if (!existsSync(cli)) return { ok: false, seconds: 0, note: `${cli} missing (npm run build)` };
-  const out = mkdtempSync(join(tmpdir(), 'apc-smoke-'));
+  if (!existsSync(cli)) return { preset, ok: false, seconds: 0, note: `${cli} missing (npm run build)` };
+  const out = mkdtempSync(join(tmpdir(), `apc-${preset}-`));
   // Preload that reports the child's own peak RSS when it exits.
   const preload = 'data:text/javascript,process.on("exit",()=>process.stderr.write("APC_MAXRSS_KB="+process.resourceUsage().maxRSS+"\\n"))';
   const t0 = performance.now();
@@ -44,7 +49,7 @@ export async function smokeRunRss(timeoutMs = 15 * 60_000): Promise<SmokeRss> {
     });
     const m = /APC_MAXRSS_KB=(\d+)/.exec(stderr);
     const seconds = (performance.now() - t0) / 1000;
-    return { ok: code === 0, seconds, maxRssMb: m ? Number(m[1]) / 1024 : undefined,
+    return { preset, ok: code === 0, seconds, maxRssMb: m ? Number(m[1]) / 1024 : undefined,
       note: code === 0 ? undefined : `exit ${code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}` };
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -226,9 +226,10 @@ function pairRatios(a: readonly number[], b: readonly number[]): number[] {
 
 export function formatVsTorch(r: VsTorchResult): string[] {
   const f = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
-  const header = ['row', 'apc ms', 'PyTorch ms', 'apc/PyTorch', 'maps/s apc | torch', 'target'];
+  // (no '|' inside a cell: the table is Markdown)
+  const header = ['row', 'apc ms', 'PyTorch ms', 'apc/PyTorch', 'apc maps/s', 'PyTorch maps/s', 'target'];
   const lines = r.rows.map((x) => [x.label, f(x.apcMs), f(x.torchMs), `${f(x.ratio, 2)}×`,
-    x.apcMapsPerSec ? `${f(x.apcMapsPerSec, 0)} | ${f(x.torchMapsPerSec, 0)}` : '', x.target ?? '']);
+    x.apcMapsPerSec ? f(x.apcMapsPerSec, 0) : '', x.apcMapsPerSec ? f(x.torchMapsPerSec, 0) : '', x.target ?? '']);
   const out = table(header, lines);
   out.push(`apc KD+WCAM / KD step: ${f(r.apcWcamOverKd, 2)}× (target ≤ 1.25×); PyTorch reference-style KD+WCAM / KD: ${f(r.torchRefWcamOverKd, 2)}×`);
   out.push(`apc new / old path (median of per-round ratios): KD+WCAM with / without teacher cache ${f(r.apcSpeedups.teacherCacheKdWcam, 2)}×; Grad-CAM fused / layer-by-layer ${f(r.apcSpeedups.fusedGradCam, 2)}×`);

@@ -7,7 +7,7 @@ import { describeBackend, initBackend } from '../engine/backend.js';
 import { APC_VERSION } from '../version.js';
 import { BadInputError, commandBadInputLog } from '../data/bad_input.js';
 import { DATASET_KINDS } from '../data/registry.js';
-import { kinds as attributionKinds } from '../attribution/registry.js';
+import { ATTRIBUTION_ALIASES, kinds as attributionKinds } from '../attribution/registry.js';
 import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
 import { explainCommand } from './explain_command.js';
 import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
@@ -92,7 +92,7 @@ export function buildProgram(): Command {
     .option('--data <spec>', `${DATA_HELP} (default: the one in the checkpoint)`)
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .option('--split <name>', 'evaluate everything on train, val or test (VOC: Main train, Main val, Segmentation val; default: the dataset\'s, test; VOC: mAP/F1 on Main val, localisation on Segmentation val)')
-    .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput', 'gradcam')
+    .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput (alias gxi)', 'gradcam')
     .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
     .option('--json <file>', 'write the full evaluation as JSON')
     .action(async (opts) => {
@@ -107,7 +107,7 @@ export function buildProgram(): Command {
     .option('--data <spec>', `take the image from this dataset: ${DATASETS}`)
     .option('--split <name>', 'with --data: train, val or test', 'test')
     .option('--index <n>', 'with --data: image index in the split', int('--index'), 0)
-    .addOption(new Option('--method <m>', 'attribution method').choices(attributionKinds()).default('gradcam'))
+    .addOption(new Option('--method <m>', 'attribution method').choices([...attributionKinds(), ...Object.keys(ATTRIBUTION_ALIASES)]).default('gradcam'))
     .option('--class <name>', 'class to explain (default: the first model\'s top-1 prediction)')
     .option('--compare <dirs...>', 'more checkpoints to explain the same image and class with')
     .addOption(new Option('--colormap <name>', 'heat-map colours').choices([...COLORMAPS]).default(DEFAULT_COLORMAP))

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js';
 import { recipesFor } from './dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
-import { currentBackend } from '../engine/backend.js';
+import { currentBackend, describeBackend } from '../engine/backend.js';
 import { type MatchingConfig, matchingCaptures, parseMatchingConfig } from '../matching/matching_term.js';
 import { TeacherOutputCache } from '../compress/teacher_cache.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';
@@ -182,6 +182,8 @@ export interface StudyResults {
   seed: number;
   apc: string;
   backend: string | undefined;
+  /** The backend line every command prints (wasm: SIMD, threads and how they were chosen). */
+  backendDetail: string | undefined;
   models: ResultRow[];
   /** Per-round series of the unstructured pruning runs (empty when the preset prunes nothing). */
   series: PruningSeries[];
@@ -372,7 +374,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   log(`evaluate: ${models.length} models × ${preset.methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
 
   const results: StudyResults = {
-    dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, models, series, stages,
+    dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
   };
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
@@ -415,4 +417,9 @@ export function formatResultsTable(results: StudyResults, method = 'gradcam'): s
     table.push('', `${s.name} by round — ${pts.join(' · ')}`);
   }
   return table.join('\n');
+}
+
+function backendDetail(): string | undefined {
+  const info = currentBackend();
+  return info ? describeBackend(info) : undefined;
 }

@@ -299,7 +299,7 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
 function provenanceSection(results: ReportResults, runDate: Date | undefined, generated: Date): string {
   const item = (k: string, v: unknown) => `<dt>${esc(k)}</dt><dd>${v === undefined || v === null || v === '' ? DASH : esc(v)}</dd>`;
   const out = ['<section id="provenance"><h2>Provenance</h2><dl class="prov">',
-    item('apc version', results.apc), item('backend', results.backend), item('seed', results.seed),
+    item('apc version', results.apc), item('backend', results.backendDetail ?? results.backend), item('seed', results.seed),
     item('dataset', results.dataset === undefined ? undefined : `${results.dataset}${results.split ? ` (${results.split} split)` : ''}`),
     item('preset', results.preset), item('run date', runDate ? runDate.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : undefined),
     item('report generated', generated.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')), '</dl>'];

@@ -228,3 +228,11 @@ test('apc report --results DIR writes the page and prints its path; a missing re
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /apc: error: .*results\.json not found: run 'apc run --out/);
 });
+
+test('provenance shows the full backend line when results.json records it, else the backend name', () => {
+  const detail = 'wasm (SIMD on, 2 threads; auto: 1.9 of 2 cores idle), 7 apc kernels';
+  const withDetail = renderReport({ results: { ...RESULTS, backend: 'wasm', backendDetail: detail }, imageSrc: () => undefined, generated: new Date(0) });
+  assert.ok(withDetail.includes(detail), 'backendDetail shown');
+  const old = renderReport({ results: { ...RESULTS, backend: 'cpu' }, imageSrc: () => undefined, generated: new Date(0) });
+  assert.match(old, /backend<\/[a-z]+>\s*<[a-z]+[^>]*>cpu</);
+});

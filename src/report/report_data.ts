@@ -53,6 +53,8 @@ export interface ReportResults {
   seed?: number;
   apc?: string;
   backend?: string | null;
+  /** Full backend description (threads, kernel pack); older results lack it. */
+  backendDetail?: string | null;
   /** Prediction and localisation splits (`split` is the prediction one); older results lack it. */
   splits?: { prediction?: string; localization?: string };
   /** ISO date of the run, when the writer records one (else the report uses results.json's mtime). */
