@@ -130,3 +130,12 @@ test('unreadable images and wrong extensions are one-line errors naming the file
   const d = apc(['explain', '--model', teacher, '--out', join(dir, 'y.png')]);
   assert.match(d.err, /apc: error: give --image FILE or --data NAME/);
 });
+
+test('model labels: the stage folder, and for a pruning round also its run', async () => {
+  const { checkpointLabel } = await import('../src/cli/explain_command.js');
+  assert.equal(checkpointLabel('runs/x/kd+wcam/best'), 'kd+wcam');
+  assert.equal(checkpointLabel('runs/x/kd+wcam/last'), 'kd+wcam');
+  assert.equal(checkpointLabel('runs/x/unstructured+wcam/round-3/best'), 'unstructured+wcam round-3');
+  assert.equal(checkpointLabel('runs/x/unstructured/round-12'), 'unstructured round-12');
+  assert.equal(checkpointLabel('/tmp/my-model'), 'my-model');
+});

@@ -39,7 +39,7 @@ export async function studyRunRss(preset: StudyRssPreset = 'smoke', timeoutMs = 
   const t0 = performance.now();
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', preload, cli, 'run', '--preset', 'smoke', '--out', out, '--quiet'],
+      const child = spawn(process.execPath, ['--import', preload, cli, 'run', '--preset', preset, '--out', out, '--quiet'],
         { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
       let err = '';
       child.stderr.setEncoding('utf8');

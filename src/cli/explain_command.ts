@@ -28,11 +28,16 @@ export interface ExplainFlags {
   out: string;
 }
 
-/** Short name of a checkpoint for labels: `runs/x/kd+wcam/best` → `kd+wcam`. */
-function checkpointLabel(dir: string): string {
+/**
+ * Short name of a checkpoint for labels: `runs/x/kd+wcam/best` → `kd+wcam`; a pruning round's
+ * `runs/x/unstructured/round-3/best` → `unstructured round-3` (the round alone would not say which run).
+ */
+export function checkpointLabel(dir: string): string {
   const abs = resolve(dir);
   const base = basename(abs);
-  return base === 'best' || base === 'last' ? basename(dirname(abs)) : base;
+  const stage = base === 'best' || base === 'last' ? dirname(abs) : abs;
+  const name = basename(stage);
+  return /^round-\d+$/.test(name) ? `${basename(dirname(stage))} ${name}` : name;
 }
 
 interface Loaded { dir: string; label: string; net: VggNet; meta: NetMeta }
