@@ -1,12 +1,13 @@
 /**
  * `--data` and `--skip-bad` as a user runs them: a bad VOC file stops `apc train` with one line
  * naming the file (no stack trace); `--skip-bad` trains on the rest and reports the skip at the
- * end; `mnist-multi` trains and is recorded in the checkpoint.
+ * end; `mnist-multi` trains and is recorded in the checkpoint; the whole `apc run` study runs on a
+ * VOC tree with VOC's evaluation splits.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultFixtureSpec, writeVocTree } from '../src/data/voc_fixture.js';
@@ -62,4 +63,24 @@ test('apc train --data mnist-multi records the dataset; unknown --data names the
   const bad = apc(['train', '--data', 'mnist', '--quiet']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /apc: error: --data 'mnist' is not a dataset apc knows; use one of: shapes, mnist-multi, voc:PATH/);
+});
+
+test('apc run --data voc:PATH --preset smoke: every stage on VOC; prediction on Main val, localisation on Segmentation val', () => {
+  const good = writeVocTree(join(dir, 'voc-good'), defaultFixtureSpec());
+  const out = join(dir, 'voc-run');
+  const r = apc(['run', '--data', `voc:${good}`, '--preset', 'smoke', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /report: .*report\.html/);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(results.splits, { prediction: 'val', localization: 'test' });
+  assert.equal(results.models.length, 9);
+  for (const m of results.models) {
+    assert.ok(Number.isFinite(m.mAP) && Number.isFinite(m.prediction.mAP_raw), `${m.name}: mAP and mAP_raw`);
+    const g = m.attribution.gradcam;
+    // only the 2 Segmentation val images have masks: aeroplane in one, sheep in the other
+    assert.equal(g.nCounted + g.nMissed, 2, `${m.name}: localisation pairs (predicted + missed)`);
+  }
+  const manifest = JSON.parse(readFileSync(join(out, 'heatmaps', 'manifest.json'), 'utf8'));
+  assert.equal(manifest.split, 'test');
+  assert.ok(existsSync(join(out, 'report.html')));
 });
