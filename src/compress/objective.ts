@@ -70,7 +70,7 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
     beforeStep(batch, rng: Rng) {
       dropoutMask = undefined;
       if (!needsTeacher) return;
-      const t = cache ? cache.outputs(batch.x, batch.indices) : teacherForward(teacher, batch.x, captures);
+      const t = cache ? cache.outputs(batch.x, batch.indices, captures) : teacherForward(teacher, batch.x, captures);
       teacherLogits = t.logits;
       if (useMatching) target = teacherTarget(matching, { net: teacher, activations: t.activations, logits: t.logits, training: false }, rng);
       tf.dispose(Object.values(t.activations));

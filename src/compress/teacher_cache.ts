@@ -119,22 +119,23 @@ export class TeacherOutputCache {
    * The teacher's logits and captured activations for the batch `x` whose rows are the samples
    * `indices`. Every index cached: built from the cache. None cached (or `indices` does not match
    * the batch): one inference forward of the batch. Some cached: a forward of the uncached rows
-   * only, merged with the cached ones. Rows computed here are stored (within `maxBytes`). Caller
-   * owns the tensors.
+   * only, merged with the cached ones. Rows computed here are stored (within `maxBytes`). Only the
+   * activations named in `want` (default: all captured) are returned, so an objective sharing a
+   * cache that captures more builds no tensors it does not read. Caller owns the tensors.
    */
-  outputs(x: tf.Tensor4D, indices: readonly number[]): TeacherOutputs {
+  outputs(x: tf.Tensor4D, indices: readonly number[], want: readonly string[] = this.captures): TeacherOutputs {
     const batch = x.shape[0];
-    if (indices.length !== batch) return this.forward(x);
+    if (indices.length !== batch) return this.only(this.forward(x), want);
     const missing: number[] = [];
     indices.forEach((idx, b) => { if (!this.rows.has(idx)) missing.push(b); });
     if (missing.length === 0) {
       this.hits++;
-      return this.fromRows(indices.map((i) => this.rows.get(i)!));
+      return this.fromRows(indices.map((i) => this.rows.get(i)!), want);
     }
     if (missing.length === batch) {
       const out = this.forward(x);
       if (!this.full) this.store(indices, this.toRows(out, batch)); // full: no row fits any more
-      return out;
+      return this.only(out, want);
     }
     const sub = tf.tidy(() => tf.gather(x, tf.tensor1d(missing, 'int32')) as tf.Tensor4D);
     const part = this.forward(sub);
@@ -144,7 +145,17 @@ export class TeacherOutputCache {
     this.store(missing.map((b) => indices[b]), computed);
     const rows = indices.map((i) => this.rows.get(i));
     missing.forEach((b, j) => { rows[b] = computed[j]; }); // also rows that did not fit
-    return this.fromRows(rows as Float32Array[]);
+    return this.fromRows(rows as Float32Array[], want);
+  }
+
+  /** `out` with the activations not in `want` disposed. */
+  private only(out: TeacherOutputs, want: readonly string[]): TeacherOutputs {
+    if (want.length === this.captures.length) return out;
+    const activations: Record<string, tf.Tensor> = {};
+    for (const [name, t] of Object.entries(out.activations)) {
+      if (want.includes(name)) activations[name] = t; else t.dispose();
+    }
+    return { logits: out.logits, activations };
   }
 
   stats(): TeacherCacheStats {
@@ -199,8 +210,8 @@ export class TeacherOutputCache {
     });
   }
 
-  /** Batch tensors from host rows. */
-  private fromRows(rows: readonly Float32Array[]): TeacherOutputs {
+  /** Batch tensors from host rows: the logits and the activations in `want`. */
+  private fromRows(rows: readonly Float32Array[], want: readonly string[]): TeacherOutputs {
     const batch = rows.length;
     const k = this.teacher.config.numClasses;
     const logits = new Float32Array(batch * k);
@@ -209,11 +220,12 @@ export class TeacherOutputCache {
     let offset = k;
     this.captures.forEach((name, j) => {
       const n = this.sizes[j];
-      const values = new Float32Array(batch * n);
       const start = offset;
+      offset += n;
+      if (!want.includes(name)) return;
+      const values = new Float32Array(batch * n);
       rows.forEach((row, b) => values.set(row.subarray(start, start + n), b * n));
       activations[name] = tf.tensor(values, [batch, ...this.shapes[j]]);
-      offset += n;
     });
     return { logits: tf.tensor2d(logits, [batch, k]), activations };
   }

@@ -34,6 +34,7 @@ export interface BackendInfo {
 }
 
 let chosen: BackendInfo | undefined;
+/** How the registered wasm backend's thread count was chosen (for `BackendInfo.threadChoice`). */
 let threadChoice: string | undefined;
 const KNOWN = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
 
@@ -52,16 +53,8 @@ async function loadBackendPackage(name: string): Promise<boolean> {
     case 'cpu': return true;
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      const setting = wasmThreadsFromEnv();
-      let threads: number;
-      if (setting === 'auto') {
-        const { idle, cores } = await measureIdleCores();
-        threads = autoWasmThreads(idle, cores);
-        threadChoice = `auto: ${idle.toFixed(1)} of ${cores} cores idle`;
-      } else {
-        threads = setting;
-        threadChoice = 'APC_WASM_THREADS';
-      }
+      const { threads, choice } = await chooseWasmThreads();
+      threadChoice = choice;
       if (threads > 1 && wasmThreadsRegistered() !== threads) await registerThreadedWasm(threads);
       return true;
     }
@@ -70,6 +63,14 @@ async function loadBackendPackage(name: string): Promise<boolean> {
     case 'webgpu': return optionalImport('@tensorflow/tfjs-backend-webgpu');
     default: return false;
   }
+}
+
+/** The wasm thread count: `APC_WASM_THREADS`, or one per core idle now; `choice` says which. */
+async function chooseWasmThreads(): Promise<{ threads: number; choice: string }> {
+  const setting = wasmThreadsFromEnv();
+  if (setting !== 'auto') return { threads: setting, choice: 'APC_WASM_THREADS' };
+  const { idle, cores } = await measureIdleCores();
+  return { threads: autoWasmThreads(idle, cores), choice: `auto: ${idle.toFixed(1)} of ${cores} cores idle` };
 }
 
 async function activate(name: string, reason: string): Promise<BackendInfo> {
