@@ -17,7 +17,7 @@ import { PNG } from 'pngjs';
 import { openDataset } from '../src/data/registry.js';
 import { SHAPES_CLASS_NAMES } from '../src/data/shapes.js';
 import { saveNet } from '../src/models/checkpoint.js';
-import { VggNet } from '../src/models/vgg.js';
+import { GraphNet } from '../src/models/graph/graph_net.js';
 import { VggConfigSchema } from '../src/models/vgg_config.js';
 import { encodePng, labelStripHeight, renderOverlay } from '../src/report/heatmap_image.js';
 
@@ -35,7 +35,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 await tf.setBackend('cpu');
 const data = openDataset('shapes', { imageSize: SIZE });
 for (const [name, seed] of [['teacher', 1], ['student', 2]] as const) {
-  const net = VggNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks: [[4], [6]], inputSize: [SIZE, SIZE], numClasses: 10 }), seed);
+  const net = GraphNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks: [[4], [6]], inputSize: [SIZE, SIZE], numClasses: 10 }), seed);
   await saveNet(join(dir, name, 'best'), net, {
     dataset: 'shapes', classNames: [...SHAPES_CLASS_NAMES], normalization: { mean: data.info.mean, std: data.info.std },
   });

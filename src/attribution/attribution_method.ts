@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 
 /** Registered method names (the CLI's `--attribution` values). */
 export type AttributionKind =
@@ -44,7 +44,7 @@ export interface AttributionMethod {
    * Maps for `images` (normalised NHWC, the network's input size) and one target class per
    * image. Inference mode; never changes `net`; images are independent; no tensors leak.
    */
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult;
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult;
 }
 
 /** Disposes every tensor of a result. */
@@ -72,15 +72,15 @@ export function parseConfig<S extends z.ZodTypeAny>(kind: string, schema: S, cfg
 }
 
 /** Checks `images` and `classIndices` against the network; throws naming the argument. */
-export function checkAttributeArgs(kind: string, net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): void {
-  const [h, w] = net.config.inputSize;
+export function checkAttributeArgs(kind: string, net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): void {
+  const [h, w] = net.inputSize;
   if (images.rank !== 4 || images.shape[1] !== h || images.shape[2] !== w || images.shape[3] !== 3) {
     throw new Error(`${kind}.attribute: images must be [N, ${h}, ${w}, 3], got [${images.shape}]`);
   }
   if (classIndices.length !== images.shape[0]) {
     throw new Error(`${kind}.attribute: classIndices has ${classIndices.length} entries for ${images.shape[0]} images`);
   }
-  const k = net.config.numClasses;
+  const k = net.numClasses;
   for (const c of classIndices) {
     if (!Number.isInteger(c) || c < 0 || c >= k) {
       throw new Error(`${kind}.attribute: class index ${c} is not an integer in [0, ${k})`);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
@@ -70,16 +70,16 @@ export class Ebp implements AttributionMethod {
     return { ...this.config };
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const trace = ForwardTrace.ofNet(net, images, { argmaxMasks: [net.layout.matchLayer] });
-      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
-      const until = net.layout.gradCamLayer;
+      const trace = ForwardTrace.ofNet(net, images, { argmaxMasks: [net.matchLayer] });
+      const oneHot = oneHotTargets(classIndices, net.numClasses);
+      const until = net.gradCamLayer;
       let e = relevancePass(trace, ebpComposite(false), oneHot, { until }).relevance;
       if (this.config.contrastive) e = tf.sub(e, relevancePass(trace, ebpComposite(true), oneHot, { until }).relevance);
       const native = tf.relu(tf.sum(e, 3)) as tf.Tensor3D;
-      const maps = upsampleBilinear(native, net.config.inputSize);
+      const maps = upsampleBilinear(native, net.inputSize);
       return { maps, native, ...logitsToHost(trace.logits, classIndices) };
     });
   }

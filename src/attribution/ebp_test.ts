@@ -26,7 +26,7 @@ test('§6.8: the native map is ≥ 0 and sums to 1; it equals the closed form of
   assert.ok(Math.min(...nat) >= 0);
   // closed form: E[h,w] = Σ_k [arg-max] x_(h',w',k) K⁺[(h',w',k), c] / o⁺_c
   const trace = ForwardTrace.ofNet(net, x);
-  const pool = trace.entry(net.layout.matchLayer);
+  const pool = trace.entry(net.matchLayer);
   const mask = pool.argmaxMask!.dataSync();
   const pooled = pool.output.dataSync();
   const kern = net.weight('fc/kernel').dataSync();

@@ -8,7 +8,8 @@
  * changes them. Dropout is the identity in inference mode and is not a layer of the list.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import type { NodeSpec } from '../models/graph/graph_spec.js';
 import { conv2dSameInputGrad } from '../engine/ops/conv2d_same_input_grad.js';
 
 export interface Conv2dLayer {
@@ -42,26 +43,62 @@ export interface DenseLayer {
 export type Layer = Conv2dLayer | BatchNormLayer | ReluLayer | MaxPoolLayer | FlattenLayer | DenseLayer;
 export type LayerKind = Layer['kind'];
 
-/** The network's layers in forward order, as views of its variables (not copies). */
-export function vggLayers(net: VggNet): Layer[] {
+/**
+ * The network's layers in forward order, as views of its variables (not copies), for networks that
+ * are a plain chain of the ops below (apc's VGG, or an imported VGG-style graph); dropout and
+ * identity nodes are left out (identities in inference). Anything else (residual adds, depthwise
+ * or strided convs, other pools) is refused with a message naming the node.
+ */
+export function chainLayers(net: GraphNet): Layer[] {
   const layers: Layer[] = [];
   const w = (name: string) => net.weight(name);
-  let ci = 0;
-  net.config.blocks.forEach((block, bi) => {
-    for (let i = 0; i < block.length; i++) {
-      const c = net.layout.convs[ci++];
-      layers.push({ kind: 'conv2d', name: c.name, kernel: w(`${c.name}/kernel`) as tf.Tensor4D, bias: w(`${c.name}/bias`) as tf.Tensor1D });
-      layers.push({
-        kind: 'batchNorm', name: c.bn, gamma: w(`${c.bn}/gamma`) as tf.Tensor1D, beta: w(`${c.bn}/beta`) as tf.Tensor1D,
-        movingMean: w(`${c.bn}/moving_mean`) as tf.Tensor1D, movingVariance: w(`${c.bn}/moving_variance`) as tf.Tensor1D,
-        epsilon: net.config.bnEpsilon,
-      });
-      layers.push({ kind: 'relu', name: c.relu });
+  const refuse = (node: NodeSpec, why: string): never => {
+    throw new Error(`relevance methods (LRP, RAP, EBP) and the layer-by-layer paths need a plain VGG-style chain for now; node '${node.name}' (${node.op}) ${why}`);
+  };
+  let prev = 'input';
+  for (const node of net.graph.nodes) {
+    if (node.inputs.length !== 1 || node.inputs[0] !== prev) refuse(node, `does not read the previous node's output ('${prev}')`);
+    prev = node.name;
+    switch (node.op) {
+      case 'conv2d': {
+        const same = node.kernelSize.every((k) => k === 3) && node.strides.every((s) => s === 1) && node.dilations.every((d) => d === 1)
+          && node.pads.every((p) => p === 1) && node.groups === 1;
+        if (!same) refuse(node, 'is not a 3×3/1 convolution with padding 1');
+        if (!node.useBias) refuse(node, 'has no bias');
+        layers.push({ kind: 'conv2d', name: node.name, kernel: w(`${node.name}/kernel`) as tf.Tensor4D, bias: w(`${node.name}/bias`) as tf.Tensor1D });
+        break;
+      }
+      case 'batchNorm':
+        if (net.graph.shape(node.inputs[0]).length !== 3) refuse(node, 'normalises a vector, not a feature map');
+        layers.push({
+          kind: 'batchNorm', name: node.name, gamma: w(`${node.name}/gamma`) as tf.Tensor1D, beta: w(`${node.name}/beta`) as tf.Tensor1D,
+          movingMean: w(`${node.name}/moving_mean`) as tf.Tensor1D, movingVariance: w(`${node.name}/moving_variance`) as tf.Tensor1D,
+          epsilon: node.epsilon,
+        });
+        break;
+      case 'relu':
+        layers.push({ kind: 'relu', name: node.name });
+        break;
+      case 'maxPool':
+        if (!node.poolSize.every((k) => k === 2) || !node.strides.every((s) => s === 2) || node.pads.some((p) => p !== 0)) {
+          refuse(node, 'is not a 2×2/2 max-pool without padding');
+        }
+        layers.push({ kind: 'maxPool', name: node.name });
+        break;
+      case 'flatten':
+        layers.push({ kind: 'flatten', name: node.name });
+        break;
+      case 'dense':
+        if (!node.useBias) refuse(node, 'has no bias');
+        layers.push({ kind: 'dense', name: node.name, kernel: w(`${node.name}/kernel`) as tf.Tensor2D, bias: w(`${node.name}/bias`) as tf.Tensor1D });
+        break;
+      case 'dropout':
+      case 'identity':
+        break;
+      default:
+        refuse(node, 'is an op the relevance rules do not cover yet');
     }
-    layers.push({ kind: 'maxPool', name: net.layout.pools[bi].name });
-  });
-  layers.push({ kind: 'flatten', name: 'flatten' });
-  layers.push({ kind: 'dense', name: 'fc', kernel: w('fc/kernel') as tf.Tensor2D, bias: w('fc/bias') as tf.Tensor1D });
+  }
   return layers;
 }
 
@@ -202,9 +239,9 @@ export class ForwardTrace {
     return new ForwardTrace(layers, entries, x, h as tf.Tensor2D);
   }
 
-  /** The trace of a VggNet (inference mode). */
-  static ofNet(net: VggNet, x: tf.Tensor4D, opts: TraceOptions = {}): ForwardTrace {
-    return ForwardTrace.run(vggLayers(net), x, opts);
+  /** The trace of a chain network (inference mode; `chainLayers` refuses other graphs). */
+  static ofNet(net: GraphNet, x: tf.Tensor4D, opts: TraceOptions = {}): ForwardTrace {
+    return ForwardTrace.run(chainLayers(net), x, opts);
   }
 
   entry(name: string): TraceEntry {

@@ -69,7 +69,7 @@ test('the mask routes like the max-pool gradient (random data, several channels,
   tf.dispose([x, up, mask, ours, grad]);
 });
 
-test('trace logits and activations equal VggNet.forward (inference mode); dispose frees the trace', () => {
+test('trace logits and activations equal GraphNet.forward (inference mode); dispose frees the trace', () => {
   const net = tinyNet({ blocks: [[3, 5], [6]], inputSize: [11, 9], numClasses: 4 });
   const x = randomImages(net, 2);
   const ref = net.forward(x, { capture: ['relu2_1', 'pool1', 'bn1_2'] });

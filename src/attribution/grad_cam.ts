@@ -4,7 +4,7 @@
  * upsampled bilinearly with half-pixel centres to the input size.
  *
  * When the layer feeds maxPool → flatten → dense (always the case for the last ReLU of a
- * VggNet), max-pool routing preserves per-channel sums, so α has the closed form
+ * GraphNet), max-pool routing preserves per-channel sums, so α has the closed form
  * α_k = Σ_{pooled positions r} K[r·C + k, c]; otherwise α comes from `tf.grad`.
  *
  * A comes from the network's own inference forward (`net.forward({ capture: [layer] })`), so a
@@ -18,11 +18,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { type Layer, layerIndex, runLayers, vggLayers } from './forward_trace.js';
+import { type Layer, layerIndex, runLayers, chainLayers } from './forward_trace.js';
 import { targetGradient } from './gradients.js';
 import { upsampleBilinear } from './upsample.js';
 
@@ -111,11 +111,12 @@ export class GradCam implements AttributionMethod {
     return { ...this.config };
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
+    if (!isChain(net)) return graphGradCam(net, images, classIndices, this.config);
     return tf.tidy(() => {
-      const layers = vggLayers(net);
-      const li = featureLayerIndex(layers, this.config.layer ?? net.layout.gradCamLayer);
+      const layers = chainLayers(net);
+      const li = featureLayerIndex(layers, this.config.layer ?? net.gradCamLayer);
       const name = layers[li].name;
       const { logits, activations } = net.forward(images, { capture: [name] });
       return camResult(net, activations[name] as tf.Tensor4D, layers.slice(li + 1), logits, classIndices, this.config);
@@ -123,12 +124,45 @@ export class GradCam implements AttributionMethod {
   }
 }
 
+/** True when `chainLayers` accepts the network (a VGG-style chain). */
+function isChain(net: GraphNet): boolean {
+  try {
+    chainLayers(net);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Grad-CAM on any graph (residual, depthwise …): A from the network's own forward, ∂z_c/∂A by
+ * autodiff of the part of the graph above the layer (`forward` with A substituted at the node,
+ * so the layers below are not differentiated). The closed form is a VGG-chain shortcut only.
+ */
+export function graphGradCam(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], config: GradCamConfig): AttributionResult {
+  const layer = config.layer ?? net.gradCamLayer;
+  if (net.activationShape(layer).length !== 3) throw new Error(`gradcam: layer '${layer}' output is not a feature map`);
+  if (config.gradients === 'closedForm') throw new Error(`gradcam: gradients 'closedForm' needs a VGG-style chain; use 'auto' or 'autodiff'`);
+  return tf.tidy(() => {
+    const { logits, activations } = net.forward(images, { capture: [layer] });
+    const acts = activations[layer] as tf.Tensor4D;
+    const oneHot = oneHotTargets(classIndices, net.numClasses);
+    const grad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(net.forward(images, { overrides: { [layer]: a } }).logits, oneHot)))(acts);
+    const [, h, w] = acts.shape;
+    let alpha = tf.sum(grad, [1, 2]) as tf.Tensor2D;
+    if (config.pooling === 'mean') alpha = tf.div(alpha, h * w);
+    const native = tf.relu(weightedChannelSum(acts, alpha)) as tf.Tensor3D;
+    const maps = upsampleBilinear(native, net.inputSize);
+    return { maps, native, ...logitsToHost(logits, classIndices) };
+  });
+}
+
 /** Maps (native and upsampled) and host logits from A, the layers after it and the logits. */
-function camResult(net: VggNet, acts: tf.Tensor4D, head: readonly Layer[], logits: tf.Tensor2D, classIndices: readonly number[],
+function camResult(net: GraphNet, acts: tf.Tensor4D, head: readonly Layer[], logits: tf.Tensor2D, classIndices: readonly number[],
   config: Pick<GradCamConfig, 'pooling' | 'gradients'>) {
-  const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+  const oneHot = oneHotTargets(classIndices, net.numClasses);
   const native = gradCamFromActivations(acts, head, oneHot, config);
-  const maps = upsampleBilinear(native, net.config.inputSize);
+  const maps = upsampleBilinear(native, net.inputSize);
   return { maps, native, ...logitsToHost(logits, classIndices) };
 }
 
@@ -146,12 +180,12 @@ function featureLayerIndex(layers: readonly Layer[], name: string): number {
  * `GradCam.attribute` before it used the fused forward; tests and the bench compare with it.
  * Same arguments and result as `new GradCam(cfg).attribute(net, images, classIndices)`.
  */
-export function layerwiseGradCam(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: unknown = {}): AttributionResult {
+export function layerwiseGradCam(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: unknown = {}): AttributionResult {
   const config = parseConfig('gradcam', GradCamConfigSchema, cfg);
   checkAttributeArgs('gradcam', net, images, classIndices);
   return tf.tidy(() => {
-    const layers = vggLayers(net);
-    const li = featureLayerIndex(layers, config.layer ?? net.layout.gradCamLayer);
+    const layers = chainLayers(net);
+    const li = featureLayerIndex(layers, config.layer ?? net.gradCamLayer);
     const acts = runLayers(layers, images, 0, li + 1) as tf.Tensor4D;
     const head = layers.slice(li + 1);
     return camResult(net, acts, head, runLayers(head, acts) as tf.Tensor2D, classIndices, config);

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { structuredPrune, structuredRates } from '../compress/structured_prune.js';
 import { relErr, useBackend } from '../engine/kernels/testing.js';
-import type { VggNet } from '../models/vgg.js';
-import { type Layer, firstMaxPoolMask, layerIndex, routeToArgmax, runLayers, vggLayers } from './forward_trace.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import { type Layer, firstMaxPoolMask, layerIndex, routeToArgmax, runLayers, chainLayers } from './forward_trace.js';
 import {
   GradCam, autodiffChannelWeights, closedFormChannelWeights, gradCamFromActivations, layerwiseGradCam,
 } from './grad_cam.js';
@@ -13,6 +13,7 @@ import { type AttributionResult, disposeAttribution, oneHotTargets } from './att
 import { targetGradient } from './gradients.js';
 import { upsampleBilinear } from './upsample.js';
 import { randomImages, tinyNet, weightValues } from './test_nets.js';
+import { vggView } from '../models/vgg_view.js';
 
 await tf.setBackend('cpu');
 
@@ -50,8 +51,8 @@ test('§6.1: Grad-CAM by hand, closed form and autodiff', () => {
 test('§6.2: closed-form α equals the spatial sum of autodiff ∂z_c/∂A (random net, uneven widths, odd size)', () => {
   const net = tinyNet({ blocks: [[5], [7, 3], [6]], inputSize: [21, 19], numClasses: 5, seed: 3 });
   const x = randomImages(net, 3);
-  const layers = vggLayers(net);
-  const li = layerIndex(layers, net.layout.gradCamLayer);
+  const layers = chainLayers(net);
+  const li = layerIndex(layers, net.gradCamLayer);
   const acts = runLayers(layers, x, 0, li + 1) as tf.Tensor4D;
   assert.deepEqual(acts.shape, [3, 5, 4, 6]);
   const oneHot = oneHotTargets([0, 4, 2], 5);
@@ -116,12 +117,12 @@ function mapRelErr(got: tf.Tensor3D, ref: tf.Tensor3D, scales: readonly number[]
 }
 
 /** s_n of `mapRelErr`, from the layer-by-layer activations and autodiff α. */
-function termScales(net: VggNet, x: tf.Tensor4D, classes: number[], cfg: { layer?: string; pooling?: string }): number[] {
+function termScales(net: GraphNet, x: tf.Tensor4D, classes: number[], cfg: { layer?: string; pooling?: string }): number[] {
   return tf.tidy(() => {
-    const layers = vggLayers(net);
-    const li = layerIndex(layers, cfg.layer ?? net.layout.gradCamLayer);
+    const layers = chainLayers(net);
+    const li = layerIndex(layers, cfg.layer ?? net.gradCamLayer);
     const acts = runLayers(layers, x, 0, li + 1) as tf.Tensor4D;
-    let alpha = autodiffChannelWeights(layers.slice(li + 1), acts, oneHotTargets(classes, net.config.numClasses));
+    let alpha = autodiffChannelWeights(layers.slice(li + 1), acts, oneHotTargets(classes, net.numClasses));
     if (cfg.pooling === 'mean') alpha = tf.div(alpha, acts.shape[1] * acts.shape[2]);
     const [n, , , c] = acts.shape;
     const terms = tf.sum(tf.mul(tf.abs(acts), tf.reshape(tf.abs(alpha), [n, 1, 1, c])), 3);
@@ -129,7 +130,7 @@ function termScales(net: VggNet, x: tf.Tensor4D, classes: number[], cfg: { layer
   });
 }
 
-function compareWithLayerwise(label: string, net: VggNet, x: tf.Tensor4D, classes: number[], cfg: Record<string, unknown> = {}, tol = 1e-5): void {
+function compareWithLayerwise(label: string, net: GraphNet, x: tf.Tensor4D, classes: number[], cfg: Record<string, unknown> = {}, tol = 1e-5): void {
   const fused = new GradCam(cfg).attribute(net, x, classes);
   const ref = layerwiseGradCam(net, x, classes, cfg);
   const scales = termScales(net, x, classes, cfg);
@@ -168,9 +169,9 @@ test('fused Grad-CAM equals the layer-by-layer path (≤1e-5 rel) on random nets
       // can move α by far more than 1e-5: end to end only on the shallow nets, and everywhere
       // the captured A itself (the only input that changed) against the layer-by-layer one.
       for (const layer of ['relu1_1', 'pool1', 'bn2_1']) {
-        if (net.layout.convs.length <= 4) compareWithLayerwise(`${label} ${layer}`, net, x, classes, { layer });
+        if (vggView(net).layout.convs.length <= 4) compareWithLayerwise(`${label} ${layer}`, net, x, classes, { layer });
         const [fusedA, refA] = tf.tidy(() => {
-          const layers = vggLayers(net);
+          const layers = chainLayers(net);
           const f = net.forward(x, { capture: [layer] });
           return [f.activations[layer].dataSync(), runLayers(layers, x, 0, layerIndex(layers, layer) + 1).dataSync()];
         });
@@ -184,8 +185,8 @@ test('fused Grad-CAM equals the layer-by-layer path (≤1e-5 rel) on random nets
 test('fused Grad-CAM equals the layer-by-layer path on structurally pruned nets', () => {
   for (const p of [0.3, 0.7]) {
     const dense = tinyNet({ blocks: [[8], [12, 10], [16]], inputSize: [20, 20], numClasses: 5, seed: 9 });
-    const { net } = structuredPrune(dense, structuredRates(dense.layout, p));
-    assert.notDeepEqual(net.config.blocks, dense.config.blocks, 'pruning changed the widths');
+    const { net } = structuredPrune(dense, structuredRates(vggView(dense).layout, p));
+    assert.notDeepEqual(vggView(net).config.blocks, vggView(dense).config.blocks, 'pruning changed the widths');
     const x = randomImages(net, 3, 4);
     compareWithLayerwise(`pruned p=${p}`, net, x, [4, 0, 2]);
     tf.dispose(x); net.dispose(); dense.dispose();
@@ -197,9 +198,9 @@ test('fused Grad-CAM equals the layer-by-layer path on structurally pruned nets'
  * constant (every 2×2 window a 4-way tie), channel 1 is 0 after the ReLU (tied zeros), the rest
  * is random (with ReLU zeros of its own).
  */
-function tiedNet(): VggNet {
+function tiedNet(): GraphNet {
   const net = tinyNet({ blocks: [[6], [5]], inputSize: [12, 12], numClasses: 4, seed: 21 });
-  const last = net.layout.convs[net.layout.convs.length - 1];
+  const last = vggView(net).layout.convs[vggView(net).layout.convs.length - 1];
   const set = (name: string, f: (v: Float32Array) => void) => {
     const w = net.weight(name);
     const v = Float32Array.from(w.dataSync());
@@ -220,8 +221,8 @@ test('ties in the pool windows: tfjs routes to the first maximum, α (and so the
   const net = tiedNet();
   const x = randomImages(net, 3, 8);
   const classes = [0, 3, 1];
-  const layers = vggLayers(net);
-  const li = layerIndex(layers, net.layout.gradCamLayer);
+  const layers = chainLayers(net);
+  const li = layerIndex(layers, net.gradCamLayer);
   const head = layers.slice(li + 1);
   tf.tidy(() => {
     const acts = runLayers(layers, x, 0, li + 1) as tf.Tensor4D;
@@ -268,8 +269,8 @@ test('fused Grad-CAM on wasm equals the cpu layer-by-layer path; no tensor leaks
   net.dispose();
   try {
     await useBackend('wasm');
-    const { VggNet } = await import('../models/vgg.js');
-    const wnet = VggNet.fromWeights(net.config, weights);
+    const { GraphNet } = await import('../models/graph/graph_net.js');
+    const wnet = GraphNet.fromWeights(net.config, weights);
     tf.dispose(Object.values(weights));
     const x = tf.tensor4d(xValues, [4, 32, 32, 3]);
     const method = new GradCam();

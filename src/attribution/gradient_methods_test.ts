@@ -6,7 +6,7 @@ import { IntegratedGradients, quadrature } from './integrated_gradients.js';
 import { GradientXInput } from './gradient_x_input.js';
 import { SmoothGrad } from './smooth_grad.js';
 import { targetGradient } from './gradients.js';
-import { vggLayers } from './forward_trace.js';
+import { chainLayers } from './forward_trace.js';
 import { oneHotTargets } from './attribution_method.js';
 import { randomImages, relevanceSums as sums, tinyNet, topClasses } from './test_nets.js';
 
@@ -25,11 +25,11 @@ test('quadrature rules integrate what they should; weights sum to 1', () => {
   assert.ok(Math.abs(p9 - 0.1) < 1e-12, `∫α⁹ = ${p9}`);
 });
 
-test('targetGradient (fast custom conv input-gradient) equals tf.grad through VggNet.forward', () => {
+test('targetGradient (fast custom conv input-gradient) equals tf.grad through GraphNet.forward', () => {
   const net = tinyNet({ blocks: [[4, 3], [5]], inputSize: [9, 10], numClasses: 3, params: 'random', seed: 17 });
   const x = randomImages(net, 2, 18);
   const oneHot = oneHotTargets([1, 2], 3);
-  const ours = tf.tidy(() => targetGradient(vggLayers(net), x, oneHot).grad);
+  const ours = tf.tidy(() => targetGradient(chainLayers(net), x, oneHot).grad);
   const ref = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(net.forward(t as tf.Tensor4D).logits, oneHot)))(x));
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(ours, ref))).dataSync()[0]);
   const scale = tf.tidy(() => tf.max(tf.abs(ref)).dataSync()[0]);
@@ -86,7 +86,7 @@ test('SmoothGrad: zero noise gives Σ_ch |∇| (or Σ_ch ∇); seeded noise is r
   const net = tinyNet({ seed: 5 });
   const x = randomImages(net, 2, 7);
   const classes = [2, 0];
-  const grad = tf.tidy(() => targetGradient(vggLayers(net), x, oneHotTargets(classes, 3)).grad);
+  const grad = tf.tidy(() => targetGradient(chainLayers(net), x, oneHotTargets(classes, 3)).grad);
   const absSum = tf.tidy(() => tf.sum(tf.abs(grad), 3));
   const sum = tf.tidy(() => tf.sum(grad, 3));
   const a = new SmoothGrad({ noiseLevel: 0, samples: 3 }).attribute(net, x, classes);

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { vggLayers } from './forward_trace.js';
+import { chainLayers } from './forward_trace.js';
 import { targetGradient } from './gradients.js';
 
 export const GradientXInputConfigSchema = z.object({
@@ -32,11 +32,11 @@ export class GradientXInput implements AttributionMethod {
     return { ...this.config };
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
-      const { grad, logits } = targetGradient(vggLayers(net), images, oneHot);
+      const oneHot = oneHotTargets(classIndices, net.numClasses);
+      const { grad, logits } = targetGradient(chainLayers(net), images, oneHot);
       let maps = tf.sum(tf.mul(images, grad), 3) as tf.Tensor3D;
       if (this.config.sign === 'absolute') maps = tf.abs(maps);
       return { maps, ...logitsToHost(logits, classIndices) };

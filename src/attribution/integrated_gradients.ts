@@ -10,11 +10,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   NormalizationSchema, type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { runLayers, vggLayers } from './forward_trace.js';
+import { runLayers, chainLayers } from './forward_trace.js';
 import { weightedGradientSum } from './gradients.js';
 
 export const IntegrationMethodSchema = z.enum(['gaussLegendre', 'riemannLeft', 'riemannRight', 'riemannMiddle', 'riemannTrapezoid']);
@@ -113,11 +113,11 @@ export class IntegratedGradients implements AttributionMethod {
     return JSON.parse(JSON.stringify(this.config)) as Record<string, unknown>;
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const layers = vggLayers(net);
-      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+      const layers = chainLayers(net);
+      const oneHot = oneHotTargets(classIndices, net.numClasses);
       const { alphas, weights } = quadrature(this.config.method, this.config.steps);
       const alpha = tf.tensor1d(alphas);
       const base = baselineTensor(this.config);

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   NormalizationSchema, type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
   selectTargets,
@@ -107,7 +107,7 @@ export const referenceBnEpsilon: RelevanceRule = {
   },
 };
 
-/** The LRP composite for a traced VggNet-style network. `low`/`high`: z^B bounds tensors. */
+/** The LRP composite for a traced GraphNet-style network. `low`/`high`: z^B bounds tensors. */
 export function lrpComposite(trace: ForwardTrace, cfg: LrpConfig, low: tf.Tensor, high: tf.Tensor): Composite {
   // 'fold': the conv feeding a BN uses W·γ/√(var+ε) per output channel.
   const folded = (e: TraceEntry): tf.Tensor4D => {
@@ -138,9 +138,9 @@ export function lrpComposite(trace: ForwardTrace, cfg: LrpConfig, low: tf.Tensor
  * LRP relevance for a batch: `relevance` at the input [N,H,W,3] (signed as propagated) and, with
  * `record`, at every layer's input. Tensors belong to the enclosing scope.
  */
-export function lrpPass(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
+export function lrpPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
   const trace = ForwardTrace.ofNet(net, images);
-  const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+  const oneHot = oneHotTargets(classIndices, net.numClasses);
   const targetLogit = selectTargets(trace.logits, oneHot);
   const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
   const start = tf.mul(trace.logits, oneHot) as tf.Tensor2D;
@@ -160,7 +160,7 @@ export class Lrp implements AttributionMethod {
     return JSON.parse(JSON.stringify(this.config)) as Record<string, unknown>;
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
       const p = lrpPass(net, images, classIndices, this.config);

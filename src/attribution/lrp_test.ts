@@ -7,7 +7,7 @@ import { Lrp, LrpConfigSchema, lrpPass, zPlusConv, zPlusDense } from './lrp.js';
 import { convTranspose } from './relevance.js';
 import './gradients.js'; // registers gradient functions for tf.grad
 import { denseEntry, randomImages, relevanceSums as sums, tinyNet, topClasses } from './test_nets.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 
 await tf.setBackend('cpu');
 
@@ -78,7 +78,7 @@ test('conv z⁺ equals a slow per-unit loop (1 image, 4×4×2 → 3 channels)', 
   tf.dispose([x, w, r]);
 });
 
-function conservationCheck(net: VggNet, x: tf.Tensor4D, classes: number[], cfg: object, tol: number): void {
+function conservationCheck(net: GraphNet, x: tf.Tensor4D, classes: number[], cfg: object, tol: number): void {
   tf.tidy(() => {
     const p = lrpPass(net, x, classes, LrpConfigSchema.parse(cfg), true);
     const z = p.targetLogit.dataSync();

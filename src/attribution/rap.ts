@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
   selectTargets,
@@ -128,9 +128,9 @@ export function rapComposite(low: tf.Tensor, high: tf.Tensor): Composite {
  * RAP relevance for a batch: `relevance` at the input [N,H,W,3] before the sign flip and clipping
  * and, with `record`, at every layer's input. Tensors belong to the enclosing scope.
  */
-export function rapPass(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: RapConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
+export function rapPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: RapConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
   const trace = ForwardTrace.ofNet(net, images);
-  const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+  const oneHot = oneHotTargets(classIndices, net.numClasses);
   const targetLogit = selectTargets(trace.logits, oneHot);
   const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
   return { ...relevancePass(trace, rapComposite(low, high), oneHot, { record }), trace, targetLogit };
@@ -149,7 +149,7 @@ export class Rap implements AttributionMethod {
     return JSON.parse(JSON.stringify(this.config)) as Record<string, unknown>;
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
       const p = rapPass(net, images, classIndices, this.config);

@@ -11,12 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
 import { Rng } from '../engine/random.js';
-import { runLayers, vggLayers } from './forward_trace.js';
+import { runLayers, chainLayers } from './forward_trace.js';
 import { weightedGradientSum } from './gradients.js';
 
 export const SmoothGradConfigSchema = z.object({
@@ -46,13 +46,13 @@ export class SmoothGrad implements AttributionMethod {
     return { ...this.config };
   }
 
-  attribute(net: VggNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
+  attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
       const { samples, noiseLevel, seed, absoluteGradients, internalBatchSize } = this.config;
       const [, h, w, c] = images.shape;
-      const layers = vggLayers(net);
-      const oneHot = oneHotTargets(classIndices, net.config.numClasses);
+      const layers = chainLayers(net);
+      const oneHot = oneHotTargets(classIndices, net.numClasses);
       // tfjs treats seed 0 as "unseeded": derive a non-zero seed from ours
       const noise = tf.randomNormal([samples, h, w, c], 0, 1, 'float32', 1 + Rng.derive(seed, 'smoothgrad').nextUint32());
       const sigma = tf.mul(tf.sub(tf.max(images, [1, 2, 3], true), tf.min(images, [1, 2, 3], true)), noiseLevel);

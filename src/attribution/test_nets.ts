@@ -3,7 +3,8 @@
  * Not used by the library itself.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
+import { vggView } from '../models/vgg_view.js';
 import { VggConfigSchema } from '../models/vgg_config.js';
 import { Rng } from '../engine/random.js';
 import { type DenseLayer, type TraceEntry, applyLayer } from './forward_trace.js';
@@ -16,17 +17,17 @@ export interface TinyNetOptions {
   /**
    * 'random': non-trivial BN statistics and affine parameters (γ of both signs);
    * 'biasFree': conv/dense biases 0, BN mean 0, β 0, γ > 0 (attribution spec §6.5);
-   * 'default': the network as `VggNet.create` makes it.
+   * 'default': the network as `GraphNet.create` makes it.
    */
   readonly params?: 'random' | 'biasFree' | 'default';
 }
 
-export function tinyNet(opts: TinyNetOptions = {}): VggNet {
+export function tinyNet(opts: TinyNetOptions = {}): GraphNet {
   const cfg = VggConfigSchema.parse({
     kind: 'vgg', blocks: opts.blocks ?? [[4], [4]], inputSize: opts.inputSize ?? [8, 8], numClasses: opts.numClasses ?? 3,
   });
   const seed = opts.seed ?? 1;
-  const net = VggNet.create(cfg, seed);
+  const net = GraphNet.create(cfg, seed);
   const mode = opts.params ?? 'random';
   if (mode === 'default') return net;
   const rng = Rng.derive(seed, 'tinyNet', mode);
@@ -34,7 +35,7 @@ export function tinyNet(opts: TinyNetOptions = {}): VggNet {
     const v = net.weight(name);
     tf.tidy(() => v.assign(typeof values === 'number' ? tf.fill(v.shape, values) : tf.tensor(values, v.shape)));
   };
-  for (const c of net.layout.convs) {
+  for (const c of vggView(net).layout.convs) {
     const k = c.outChannels;
     if (mode === 'biasFree') {
       set(`${c.name}/bias`, 0);
@@ -54,18 +55,18 @@ export function tinyNet(opts: TinyNetOptions = {}): VggNet {
 }
 
 /** Seeded normalised-looking images [n, H, W, 3] with values in [−2, 2]. */
-export function randomImages(net: VggNet, n: number, seed = 5): tf.Tensor4D {
-  const [h, w] = net.config.inputSize;
+export function randomImages(net: GraphNet, n: number, seed = 5): tf.Tensor4D {
+  const [h, w] = net.inputSize;
   return tf.tensor4d(new Rng(seed).uniformArray(n * h * w * 3, -2, 2), [n, h, w, 3]);
 }
 
 /** Copies of all weights, to check later that nothing changed them. */
-export function weightValues(net: VggNet): Map<string, Float32Array> {
+export function weightValues(net: GraphNet): Map<string, Float32Array> {
   return new Map([...net.weights].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
 }
 
 /** Per image, the class with the largest logit (positive in the tests that need it). */
-export function topClasses(net: VggNet, x: tf.Tensor4D): number[] {
+export function topClasses(net: GraphNet, x: tf.Tensor4D): number[] {
   const logits = net.predict(x);
   const idx = tf.tidy(() => tf.argMax(logits, 1));
   const out = Array.from(idx.dataSync());

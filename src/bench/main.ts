@@ -10,7 +10,9 @@
  * PyTorch (Debian's python3-torch in a child; `npm run bench:setup` installs it) alternate, and
  * the table gives medians and the apc/PyTorch ratio per row. `--profile` prints apc's per-kernel
  * times for each row. `--sgd-share` prints how much of a step the optimizer update takes.
- * `--skip-attribution`, `--skip-memory` and `--skip-presets` drop sections.
+ * `--skip-attribution`, `--skip-memory`, `--skip-presets` and `--skip-depthwise` drop sections.
+ * The depthwise section times a MobileNet block's depthwise train step (forward + input and filter
+ * gradients, batch `--batch`, 32×32×96, 3×3, strides 1 and 2) against cpu, with the per-kernel split.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileSync } from 'node:fs';
@@ -18,12 +20,13 @@ import { parseArgs } from 'node:util';
 import { describeBackend, initBackend } from '../engine/backend.js';
 import { registerKernelPack } from '../engine/kernels/register.js';
 import { Rng } from '../engine/random.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { type VggConfig, vggParamCount, vggPreset } from '../models/vgg_config.js';
 import { kinds } from '../attribution/registry.js';
 import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
+import { depthwiseStepRows } from './depthwise.js';
 import { epochMemoryCheck, STUDY_RSS_PRESETS, type StudyRssPreset, studyRunRss } from './memory.js';
 import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
@@ -36,7 +39,7 @@ const PRESETS: Preset[] = [
 ];
 
 async function timeOne(config: VggConfig, batch: number, steps: number, forwards: number): Promise<{ stepMs: number; forwardMs: number }> {
-  const net = VggNet.create(config, 0);
+  const net = GraphNet.create(config, 0);
   const rng = new Rng(1);
   const [H, W] = config.inputSize;
   const x = tf.tensor4d(rng.uniformArray(batch * H * W * 3, -1, 1), [batch, H, W, 3]);
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
     reps: { type: 'string', default: '7' }, 'torch-threads': { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false }, 'sgd-share': { type: 'boolean', default: false },
     'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
-    'skip-presets': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
+    'skip-presets': { type: 'boolean', default: false }, 'skip-depthwise': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
   } });
   const rssPreset = values['rss-preset'] as StudyRssPreset;
   if (!STUDY_RSS_PRESETS.includes(rssPreset)) throw new Error(`--rss-preset '${values['rss-preset']}': expected ${STUDY_RSS_PRESETS.join(' or ')}`);
@@ -91,6 +94,14 @@ async function main(): Promise<void> {
   } else if (!values['skip-presets']) {
     console.log(`apc bench · backend ${describeBackend(info)} · batch ${batch} · medians of ${steps} steps (${cpuSteps} on cpu)`);
     report.rows = await presetTable(info.name, batch, steps, cpuSteps);
+  }
+  if (!values['skip-depthwise']) {
+    const rows = await depthwiseStepRows(info.name, batch, steps, cpuSteps);
+    console.log(`\ndepthwise train step (depthwiseConv2d forward + dx + dW via tf.grads, 3×3 'same', medians of ${steps} steps, ${cpuSteps} on cpu; kernel split from one profiled step):`);
+    const f = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+    for (const l of table(['step', `ms (${info.name})`, 'fwd ms', 'dx ms', 'dW ms', 'cpu ms', '×cpu'], rows.map((r) => [
+      r.label, f(r.stepMs), f(r.fwdMs), f(r.dxMs), f(r.dwMs), f(r.cpuStepMs, 0), f(r.speedup)]))) console.log(l);
+    report.depthwise = rows;
   }
   if (values.profile) {
     console.log('\napc per-kernel profile (one call after a warm-up; nested kernels count in their caller):');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { compressionObjective } from '../compress/objective.js';
 import { openDataset } from '../data/registry.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { fit } from '../train/fit.js';
 import { repoRoot } from './torch_child.js';
@@ -70,8 +70,8 @@ export interface EpochMemory {
  */
 export async function epochMemoryCheck(epochs = 4, trainLimit = 64, batchSize = 16): Promise<{ rows: EpochMemory[]; flat: boolean; rssGrowthMb: number }> {
   const data = openDataset('shapes');
-  const teacher = VggNet.create(vggPreset({ arch: 'vgg16', width: 8, imageSize: 64, numClasses: data.info.classNames.length }), 1);
-  const student = VggNet.create(vggPreset({ arch: 'vgg16', width: 16, imageSize: 64, numClasses: data.info.classNames.length }), 2);
+  const teacher = GraphNet.create(vggPreset({ arch: 'vgg16', width: 8, imageSize: 64, numClasses: data.info.classNames.length }), 1);
+  const student = GraphNet.create(vggPreset({ arch: 'vgg16', width: 16, imageSize: 64, numClasses: data.info.classNames.length }), 2);
   const rows: EpochMemory[] = [];
   try {
     const objective = compressionObjective({ teacher, kd: { alpha: 0.9, temperature: 4 }, matching: parseMatchingConfig({ kind: 'swa', beta: 1 }) });

@@ -14,7 +14,7 @@
  *   Grad-CAM         GradCam attribution method        | hook + autograd.grad to relu4_3, upsample
  *   … layer-by-layer `layerwiseGradCam`, the unfused   | as above
  *                    path GradCam used before issue 8
- *   forward          VggNet.predict (inference)        | eval(), no_grad
+ *   forward          GraphNet.predict (inference)        | eval(), no_grad
  *
  * apc and PyTorch calls alternate (PyTorch runs in a long-lived child, see torch_child.ts), the
  * first round is a warm-up, and each row reports medians, so both sides see the same contention.
@@ -27,7 +27,7 @@ import { compressionObjective } from '../compress/objective.js';
 import { profileKernels } from '../engine/kernels/register.js';
 import { Rng } from '../engine/random.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { type VggConfig, vggPreset } from '../models/vgg_config.js';
 import { labelObjective, type Objective, type TrainBatch, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
@@ -42,9 +42,9 @@ export function median(xs: readonly number[]): number {
 
 /** The benchmark workload: configs, fixed batch, networks and optimisers. Owns its tensors. */
 export class Workload {
-  readonly net: VggNet;
-  readonly teacher: VggNet;
-  readonly student: VggNet;
+  readonly net: GraphNet;
+  readonly teacher: GraphNet;
+  readonly student: GraphNet;
   readonly batch: TrainBatch;
   readonly classes: number[];
   private readonly optNet = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -55,9 +55,9 @@ export class Workload {
   readonly objectives: { label: Objective; kd: Objective; kdWcam: Objective; kdWcamCached: Objective };
 
   constructor(readonly teacherConfig: VggConfig, readonly studentConfig: VggConfig, readonly batchSize: number) {
-    this.net = VggNet.create(teacherConfig, 0);
-    this.teacher = VggNet.create(teacherConfig, 1);
-    this.student = VggNet.create(studentConfig, 2);
+    this.net = GraphNet.create(teacherConfig, 0);
+    this.teacher = GraphNet.create(teacherConfig, 1);
+    this.student = GraphNet.create(studentConfig, 2);
     this.netVars = this.net.trainableVariables();
     this.studentVars = this.student.trainableVariables();
     const rng = new Rng(1);
@@ -97,7 +97,7 @@ export class Workload {
     await trainStep(this.student, objective, this.optStudent, this.studentVars, this.batch, this.rng);
   }
 
-  async attribution(kind: string, cfg: unknown = {}, net: VggNet = this.net): Promise<void> {
+  async attribution(kind: string, cfg: unknown = {}, net: GraphNet = this.net): Promise<void> {
     const r = makeAttribution(kind, cfg).attribute(net, this.batch.x, this.classes);
     await r.maps.data();
     disposeAttribution(r);

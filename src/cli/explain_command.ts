@@ -7,7 +7,7 @@ import type { Sample } from '../data/dataset.js';
 import { openDataset } from '../data/registry.js';
 import { loadNet, type NetMeta } from '../models/checkpoint.js';
 import { writeFileAtomic } from '../engine/files.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { explainImage, type Normalization, resizeImage } from '../report/explain.js';
 import { classOutline, composePanels, encodePng, normalizeMap, renderOverlay, type RgbaImage } from '../report/heatmap_image.js';
 import { readImageFile } from '../report/image_file.js';
@@ -40,7 +40,7 @@ export function checkpointLabel(dir: string): string {
   return /^round-\d+$/.test(name) ? `${basename(dirname(stage))} ${name}` : name;
 }
 
-interface Loaded { dir: string; label: string; net: VggNet; meta: NetMeta }
+interface Loaded { dir: string; label: string; net: GraphNet; meta: NetMeta }
 
 export async function explainCommand(f: ExplainFlags): Promise<void> {
   if ((f.image === undefined) === (f.data === undefined)) {
@@ -55,11 +55,11 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
       models.push({ dir, label: checkpointLabel(dir), net, meta });
     }
     const first = models[0];
-    const [H, W] = first.net.config.inputSize;
+    const [H, W] = first.net.inputSize;
     for (const m of models.slice(1)) {
-      const [h, w] = m.net.config.inputSize;
-      if (h !== H || w !== W || m.net.config.numClasses !== first.net.config.numClasses) {
-        throw new Error(`--compare ${m.dir} takes ${h}×${w} images with ${m.net.config.numClasses} classes; ${f.model} takes ${H}×${W} with ${first.net.config.numClasses}`);
+      const [h, w] = m.net.inputSize;
+      if (h !== H || w !== W || m.net.numClasses !== first.net.numClasses) {
+        throw new Error(`--compare ${m.dir} takes ${h}×${w} images with ${m.net.numClasses} classes; ${f.model} takes ${H}×${W} with ${first.net.numClasses}`);
       }
     }
 
@@ -87,8 +87,8 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
       norm = saved ?? openDataset(String(first.meta.dataset ?? 'shapes'), { imageSize: H }).info;
       source = f.image!;
     }
-    if (!classNames || classNames.length !== first.net.config.numClasses) {
-      throw new Error(`${f.model} has ${first.net.config.numClasses} classes but its apc.json names ${classNames?.length ?? 'none'}`);
+    if (!classNames || classNames.length !== first.net.numClasses) {
+      throw new Error(`${f.model} has ${first.net.numClasses} classes but its apc.json names ${classNames?.length ?? 'none'}`);
     }
 
     let classIndex: number | undefined;

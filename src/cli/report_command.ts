@@ -49,7 +49,7 @@ async function redrawHeatmaps(f: ReportFlags): Promise<void> {
   if (methods.length === 0) throw new Error(`--heatmaps: ${path} records no attribution method; name them, e.g. --heatmaps gradcam`);
   const first = await loadNet(rows[0].checkpoint!);
   try {
-    const data = openDataset(results.dataset ?? String(first.meta.dataset ?? 'shapes'), { imageSize: first.net.config.inputSize[0] });
+    const data = openDataset(results.dataset ?? String(first.meta.dataset ?? 'shapes'), { imageSize: first.net.inputSize[0] });
     await saveStudyHeatmaps({
       data, split: heatmapSplit(results), methods, outDir: f.results, seed: f.seed ?? results.seed ?? 0, quiet: f.quiet,
       models: rows.map((r, i) => ({ name: r.name, net: i === 0 ? first.net : undefined, checkpoint: r.checkpoint })),

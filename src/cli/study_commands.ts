@@ -4,7 +4,7 @@ import { parseAttributionList } from '../attribution/registry.js';
 import { openDataset } from '../data/registry.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
 import { loadNet } from '../models/checkpoint.js';
-import { vggPreset } from '../models/vgg_config.js';
+import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
@@ -28,7 +28,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   const { net: teacher, meta } = await loadNet(f.teacher);
-  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.config.inputSize[0], skipBad: f.skipBad });
+  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad });
   const recipes = recipesFor(data.info.name);
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
@@ -38,8 +38,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
   try {
     if (f.method === 'kd') {
-      const arch = teacher.config.blocks.length === 4 ? 'vgg16s' : 'vgg16';
-      const studentConfig = vggPreset({ arch, width: f.width, imageSize: teacher.config.inputSize[0], numClasses: teacher.config.numClasses, dropout: recipes.teacherDropout });
+      const studentConfig = studentConfigFor(teacher.config, f.width, { dropout: recipes.teacherDropout });
       const recipe = { ...withEpochs(recipes.kd ?? SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };
       const r = await distill({ ...common, studentConfig, recipe });
       process.stdout.write(`kd+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
@@ -71,7 +70,7 @@ export interface EvaluateFlags {
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const { net, meta } = await loadNet(f.model);
-  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.config.inputSize[0], skipBad: f.skipBad });
+  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.inputSize[0], skipBad: f.skipBad });
   if (f.split !== undefined && !['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
   const split = f.split as 'train' | 'val' | 'test' | undefined;
   const splits = evalSplitsFor({ data, split });

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../engine/random.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { type MatchingConfig, type MatchingTarget, matchingCaptures, matchingLoss, teacherTarget } from '../matching/matching_term.js';
 import type { Objective } from '../train/fit.js';
 import { multiLabelKd, multiLabelSoftMargin } from '../train/losses.js';
@@ -26,7 +26,7 @@ export interface KdSettings {
 }
 
 export interface CompressionObjectiveOptions {
-  readonly teacher: VggNet;
+  readonly teacher: GraphNet;
   /** Logit distillation; absent for pruning fine-tuning. */
   readonly kd?: KdSettings;
   readonly matching: MatchingConfig;
@@ -55,7 +55,7 @@ export type CompressionObjective = Objective & { readonly teacherCache?: Teacher
 export function compressionObjective(opts: CompressionObjectiveOptions): CompressionObjective {
   const { teacher, kd, matching } = opts;
   const useMatching = matching.kind !== 'none' && matching.beta > 0;
-  const captures = useMatching ? matchingCaptures(matching, teacher.layout, false) : [];
+  const captures = useMatching ? matchingCaptures(matching, teacher, false) : [];
   const cache = opts.teacherCache instanceof TeacherOutputCache ? checkedSharedCache(opts.teacherCache, teacher, captures)
     : opts.teacherCache ? new TeacherOutputCache(teacher, captures, opts.teacherCache === true ? {} : opts.teacherCache)
       : undefined;
@@ -76,8 +76,8 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
       tf.dispose(Object.values(t.activations));
     },
     loss(net, batch, rng) {
-      const captures = useMatching ? matchingCaptures(matching, net.layout, true) : [];
-      if (!dropoutMask && net.config.dropout > 0) dropoutMask = tf.keep(net.dropoutMask(batch.x.shape[0], rng));
+      const captures = useMatching ? matchingCaptures(matching, net, true) : [];
+      if (!dropoutMask && net.dropoutRate > 0) dropoutMask = tf.keep(net.dropoutMask(batch.x.shape[0], rng));
       const s = net.forward(batch.x, { training: true, dropoutMask, capture: captures });
       const label = multiLabelSoftMargin(s.logits, batch.y);
       const parts: Record<string, tf.Scalar> = { label };
@@ -106,7 +106,7 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
 }
 
 /** A caller's shared cache, checked to hold this objective's teacher and captures. */
-function checkedSharedCache(cache: TeacherOutputCache, teacher: VggNet, captures: readonly string[]): TeacherOutputCache {
+function checkedSharedCache(cache: TeacherOutputCache, teacher: GraphNet, captures: readonly string[]): TeacherOutputCache {
   if (cache.teacher !== teacher) throw new Error('compressionObjective: the shared teacher cache belongs to another teacher');
   const missing = captures.filter((n) => !cache.captures.includes(n));
   if (missing.length) throw new Error(`compressionObjective: the shared teacher cache does not capture ${missing.join(', ')}`);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../engine/random.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { VggConfigSchema } from '../models/vgg_config.js';
 import { trainStep } from '../train/fit.js';
 import { SgdMomentum } from '../train/sgd.js';
@@ -16,13 +16,13 @@ await tf.setBackend('cpu');
 
 test('KD (+ matching) steps leak no tensors and never touch the teacher', async () => {
   const cfg = (w: number) => VggConfigSchema.parse({ kind: 'vgg', blocks: [[w], [w]], inputSize: [8, 8], numClasses: 3 });
-  const teacher = VggNet.create(cfg(6), 1);
+  const teacher = GraphNet.create(cfg(6), 1);
   const before = teacher.snapshot();
   const rng = new Rng(2);
   const x = tf.tensor4d(rng.uniformArray(4 * 8 * 8 * 3, -1, 1), [4, 8, 8, 3]);
   const y = tf.tensor2d([1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0], [4, 3]);
   for (const kind of ['none', 'ewa', 'swa'] as const) {
-    const student = VggNet.create(cfg(4), 3);
+    const student = GraphNet.create(cfg(4), 3);
     const opt = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
     const objective = compressionObjective({ teacher, kd: { alpha: 0.9, temperature: 4 }, matching: parseMatchingConfig({ kind, beta: kind === 'none' ? 0 : 1 }) });
     const vars = student.trainableVariables();
@@ -42,7 +42,7 @@ test('KD (+ matching) steps leak no tensors and never touch the teacher', async 
 
 test('pruning fine-tuning without KD or matching runs no teacher forward; with matching it does', async () => {
   const cfg = VggConfigSchema.parse({ kind: 'vgg', blocks: [[4], [4]], inputSize: [8, 8], numClasses: 3 });
-  const teacher = VggNet.create(cfg, 1);
+  const teacher = GraphNet.create(cfg, 1);
   let calls = 0;
   const forward = teacher.forward.bind(teacher);
   teacher.forward = (x, o) => { calls++; return forward(x, o); };
@@ -51,7 +51,7 @@ test('pruning fine-tuning without KD or matching runs no teacher forward; with m
   const y = tf.tensor2d([1, 0, 0, 0, 1, 1], [2, 3]);
   for (const [kind, expected] of [['none', 0], ['swa', 2]] as const) {
     calls = 0;
-    const student = VggNet.create(cfg, 1);
+    const student = GraphNet.create(cfg, 1);
     const opt = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
     const objective = compressionObjective({ teacher, matching: parseMatchingConfig({ kind, beta: kind === 'none' ? 0 : 1 }) });
     for (let i = 0; i < 2; i++) {

@@ -10,7 +10,8 @@
  * config and the rates alone (`prunedConfig`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { VggNet } from '../models/vgg.js';
+import { vggView } from '../models/vgg_view.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { type VggConfig, type VggLayout, VggConfigSchema, vggLayout } from '../models/vgg_config.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -147,9 +148,10 @@ export function topFilters(scores: ArrayLike<number>, n: number): number[] {
  * (unpruned) weights before any surgery; layer l keeps its n_l best filters. Pure: reads the
  * kernels, creates no lasting tensors, changes nothing.
  */
-export function planStructuredPrune(net: VggNet, rates: LayerRates, importance: FilterImportance = new L1FilterImportance(),
+export function planStructuredPrune(net: GraphNet, rates: LayerRates, importance: FilterImportance = new L1FilterImportance(),
   opts: PlanOptions = {}): PrunePlan {
-  const convs = net.layout.convs;
+  const { config, layout } = vggView(net, 'structured pruning');
+  const convs = layout.convs;
   if (rates.length !== convs.length) throw new Error(`planStructuredPrune: ${rates.length} rates given, the network has ${convs.length} convs`);
   const orig = opts.originalWidths ?? convs.map((c) => c.outChannels);
   if (orig.length !== convs.length) throw new Error(`planStructuredPrune: ${orig.length} original widths given, the network has ${convs.length} convs`);
@@ -172,13 +174,13 @@ export function planStructuredPrune(net: VggNet, rates: LayerRates, importance: 
     return { name: c.name, bn: c.bn, rate: rates[i], width: c.outChannels, originalWidth: orig[i], keep };
   });
   let i = 0;
-  const blocks = net.config.blocks.map((b) => b.map(() => planned[i++].keep.length));
-  const lastPool = net.layout.pools[net.layout.pools.length - 1];
+  const blocks = config.blocks.map((b) => b.map(() => planned[i++].keep.length));
+  const lastPool = layout.pools[layout.pools.length - 1];
   return {
     importance: importance.kind,
     convs: planned,
     dense: { height: lastPool.height, width: lastPool.width, channels: lastPool.channels, keep: planned[planned.length - 1].keep },
-    config: VggConfigSchema.parse({ ...net.config, blocks }),
+    config: VggConfigSchema.parse({ ...config, blocks }),
   };
 }
 
@@ -231,8 +233,9 @@ export function scrambledDenseRows(P: number, C: number, keep: readonly number[]
  * kernel rows of the kept last-pool channels in NHWC order ([H·W·C, K] → [H, W, C, K] → gather
  * axis 2 → [H·W·C', K]). The dense bias is unchanged. `net` is not modified.
  */
-export function applyPrunePlan(net: VggNet, plan: PrunePlan, opts: SurgeryOptions = {}): VggNet {
-  const convs = net.layout.convs;
+export function applyPrunePlan(net: GraphNet, plan: PrunePlan, opts: SurgeryOptions = {}): GraphNet {
+  const { layout } = vggView(net, 'structured pruning');
+  const convs = layout.convs;
   if (plan.convs.length !== convs.length) throw new Error(`applyPrunePlan: the plan has ${plan.convs.length} convs, the network ${convs.length}`);
   plan.convs.forEach((p, i) => {
     const c = convs[i];
@@ -258,8 +261,8 @@ export function applyPrunePlan(net: VggNet, plan: PrunePlan, opts: SurgeryOption
       prev = keep;
     });
     const last = plan.convs[plan.convs.length - 1];
-    const pool = net.layout.pools[net.layout.pools.length - 1];
-    const K = net.config.numClasses;
+    const pool = layout.pools[layout.pools.length - 1];
+    const K = net.numClasses;
     const kernel = net.weight('fc/kernel');
     if (opts.compat?.scrambledDenseColumns) {
       out['fc/kernel'] = tf.gather(kernel, idx(scrambledDenseRows(pool.height * pool.width, pool.channels, last.keep)), 0);
@@ -271,15 +274,15 @@ export function applyPrunePlan(net: VggNet, plan: PrunePlan, opts: SurgeryOption
     return out;
   });
   try {
-    return VggNet.fromWeights(plan.config, tensors);
+    return GraphNet.fromWeights(plan.config, tensors);
   } finally {
     tf.dispose(Object.values(tensors));
   }
 }
 
 /** One-shot structured pruning: plan at `rates` (relative to `originalWidths`, default the net's own) and cut. */
-export function structuredPrune(net: VggNet, rates: LayerRates, importance: FilterImportance = new L1FilterImportance(),
-  opts: PlanOptions & SurgeryOptions = {}): { net: VggNet; plan: PrunePlan } {
+export function structuredPrune(net: GraphNet, rates: LayerRates, importance: FilterImportance = new L1FilterImportance(),
+  opts: PlanOptions & SurgeryOptions = {}): { net: GraphNet; plan: PrunePlan } {
   const plan = planStructuredPrune(net, rates, importance, opts);
   return { net: applyPrunePlan(net, plan, opts), plan };
 }

@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../engine/random.js';
 import { modelStats } from '../models/accounting.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { type VggConfig, vggLayout, vggParamCount, vggPreset } from '../models/vgg_config.js';
+import { vggView } from '../models/vgg_view.js';
 import {
   applyPrunePlan, cumulativeRate, filterImportance, keptFilters, L1FilterImportance, planStructuredPrune, prunedConfig,
   roundRates, scrambledDenseRows, structuredPrune, structuredRates, topFilters,
@@ -78,11 +79,11 @@ test('filter ranking: L1 over the whole kernel, ties to the lower index, kept se
 });
 
 /** Small net with non-trivial BN statistics, so a wrong cut of any BN vector shows in the logits. */
-function smallNet(cfg: VggConfig, seed: number): VggNet {
-  const net = VggNet.create(cfg, seed);
+function smallNet(cfg: VggConfig, seed: number): GraphNet {
+  const net = GraphNet.create(cfg, seed);
   const rng = new Rng(seed + 100);
   tf.tidy(() => {
-    for (const c of net.layout.convs) {
+    for (const c of vggView(net).layout.convs) {
       net.weight(`${c.bn}/moving_mean`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, -0.3, 0.3)));
       net.weight(`${c.bn}/moving_variance`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 2)));
       net.weight(`${c.bn}/gamma`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 1.5)));
@@ -96,10 +97,10 @@ function smallNet(cfg: VggConfig, seed: number): VggNet {
  * Reference of spec §2.3: the unpruned net with the removed channels' post-ReLU activations at
  * exactly 0 — obtained by setting their BN γ = β = 0 (BN output 0 → ReLU 0).
  */
-function maskedReference(net: VggNet, keeps: readonly (readonly number[])[]): VggNet {
+function maskedReference(net: GraphNet, keeps: readonly (readonly number[])[]): GraphNet {
   const ref = net.clone();
   tf.tidy(() => {
-    net.layout.convs.forEach((c, i) => {
+    vggView(net).layout.convs.forEach((c, i) => {
       const m = new Float32Array(c.outChannels);
       for (const k of keeps[i]) m[k] = 1;
       const mask = tf.tensor1d(m);
@@ -110,10 +111,10 @@ function maskedReference(net: VggNet, keeps: readonly (readonly number[])[]): Vg
 }
 
 /**
- * Tensors that building a network leaks by itself (VggNet.create does not dispose the initial
+ * Tensors that building a network leaks by itself (GraphNet.create does not dispose the initial
  * tensors it wraps in variables; 0 once fixed), so leak checks measure only our own code.
  */
-function buildLeak(net: VggNet): number {
+function buildLeak(net: GraphNet): number {
   const n = tf.memory().numTensors;
   net.clone().dispose();
   return tf.memory().numTensors - n;
@@ -132,7 +133,7 @@ test('surgery equivalence: pruned logits = unpruned logits with removed channels
   const n0 = tf.memory().numTensors;
   const rates = [0.5, 0.34, 0, 0.3, 0.45];
   const { net: pruned, plan } = structuredPrune(net, rates);
-  assert.deepEqual(pruned.config.blocks, [[4, 3], [10], [8, 4]]);
+  assert.deepEqual(vggView(pruned).config.blocks, [[4, 3], [10], [8, 4]]);
   assert.deepEqual(plan.dense.keep, plan.convs[4].keep);
   assert.equal(pruned.weight('fc/kernel').shape[0], 2 * 2 * 4);
   const x = tf.tidy(() => tf.tensor4d(new Rng(9).uniformArray(3 * 16 * 16 * 3, -1, 1), [3, 16, 16, 3]));
@@ -190,7 +191,7 @@ test('plans are pure, relative to original widths, and rejected for another netw
   const pruned = applyPrunePlan(net, plan);
   // round 2 of an iterative schedule: widths relative to the original 8, scored on current weights
   const plan2 = planStructuredPrune(pruned, [0.75, 0.5], undefined, { originalWidths: [8, 8] });
-  assert.deepEqual(plan2.config.blocks, [[2], [4]]);
+  assert.deepEqual(vggView(plan2).config.blocks, [[2], [4]]);
   assert.throws(() => planStructuredPrune(pruned, [0, 0], undefined, { originalWidths: [8, 8] }), /conv1_1 has 4 filters, rate 0 of its original 8 keeps 8/);
   assert.throws(() => applyPrunePlan(pruned, plan), /plan layer 0 is conv1_1 of width 8, the network has conv1_1 of width 4/);
   pruned.dispose(); net.dispose();

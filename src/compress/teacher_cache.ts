@@ -29,8 +29,7 @@
  * runs on just the batch's uncached samples (so the forward cost falls with the cached fraction).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { VggNet } from '../models/vgg.js';
-import type { VggLayout } from '../models/vgg_config.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 
 export interface TeacherCacheOptions {
   /** Bound on the host memory of the stored rows, bytes. Default `DEFAULT_TEACHER_CACHE_BYTES`. */
@@ -64,7 +63,7 @@ export interface TeacherCacheStats {
 }
 
 /** One inference forward of the teacher with `captures` (what the objective runs without a cache). */
-export function teacherForward(teacher: VggNet, x: tf.Tensor4D, captures: readonly string[]): TeacherOutputs {
+export function teacherForward(teacher: GraphNet, x: tf.Tensor4D, captures: readonly string[]): TeacherOutputs {
   // tidy: the teacher's intermediate activations must not outlive the call
   return tf.tidy(() => {
     const r = teacher.forward(x, { capture: captures });
@@ -72,21 +71,11 @@ export function teacherForward(teacher: VggNet, x: tf.Tensor4D, captures: readon
   });
 }
 
-/** Per-sample shape of an activation of `layout` by name (conv/bn/relu, pool or 'dropout'). */
-function activationShape(layout: VggLayout, name: string): number[] {
-  const conv = layout.convs.find((c) => c.name === name || c.bn === name || c.relu === name);
-  if (conv) return [conv.height, conv.width, conv.outChannels];
-  const pool = layout.pools.find((p) => p.name === name);
-  if (pool) return [pool.height, pool.width, pool.channels];
-  if (name === 'dropout') return [layout.denseIn];
-  throw new Error(`teacher cache: unknown layer '${name}'`);
-}
-
 const product = (shape: readonly number[]) => shape.reduce((p, v) => p * v, 1);
 
 /** Host bytes one sample takes in the cache: 4·(classes + Σ captured activation sizes). */
-export function teacherCacheBytesPerSample(teacher: Pick<VggNet, 'layout' | 'config'>, captures: readonly string[]): number {
-  return 4 * (teacher.config.numClasses + captures.reduce((s, n) => s + product(activationShape(teacher.layout, n)), 0));
+export function teacherCacheBytesPerSample(teacher: Pick<GraphNet, 'numClasses' | 'activationShape'>, captures: readonly string[]): number {
+  return 4 * (teacher.numClasses + captures.reduce((s, n) => s + product(teacher.activationShape(n)), 0));
 }
 
 export class TeacherOutputCache {
@@ -101,13 +90,13 @@ export class TeacherOutputCache {
   private teacherSamples = 0;
   private full = false;
 
-  /** `captures`: activation names the teacher forward captures (as `matchingCaptures(cfg, layout, false)`). */
-  constructor(readonly teacher: VggNet, readonly captures: readonly string[], opts: TeacherCacheOptions = {}) {
+  /** `captures`: activation names the teacher forward captures (as `matchingCaptures(cfg, teacher, false)`). */
+  constructor(readonly teacher: GraphNet, readonly captures: readonly string[], opts: TeacherCacheOptions = {}) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_TEACHER_CACHE_BYTES;
     if (!(this.maxBytes >= 0)) throw new Error(`teacher cache: maxBytes must be ≥ 0, got ${opts.maxBytes}`);
-    this.shapes = captures.map((n) => activationShape(teacher.layout, n));
+    this.shapes = captures.map((n) => teacher.activationShape(n));
     this.sizes = this.shapes.map(product);
-    this.rowFloats = teacher.config.numClasses + this.sizes.reduce((s, v) => s + v, 0);
+    this.rowFloats = teacher.numClasses + this.sizes.reduce((s, v) => s + v, 0);
   }
 
   /** Host bytes per stored sample. */
@@ -180,7 +169,7 @@ export class TeacherOutputCache {
 
   /** Host rows (logits, then each captured activation) of a forward's `batch` samples. */
   private toRows(out: TeacherOutputs, batch: number): Float32Array[] {
-    const k = this.teacher.config.numClasses;
+    const k = this.teacher.numClasses;
     const logits = out.logits.dataSync();
     const acts = this.captures.map((n, j) => {
       const t = out.activations[n];
@@ -213,7 +202,7 @@ export class TeacherOutputCache {
   /** Batch tensors from host rows: the logits and the activations in `want`. */
   private fromRows(rows: readonly Float32Array[], want: readonly string[]): TeacherOutputs {
     const batch = rows.length;
-    const k = this.teacher.config.numClasses;
+    const k = this.teacher.numClasses;
     const logits = new Float32Array(batch * k);
     rows.forEach((row, b) => logits.set(row.subarray(0, k), b * k));
     const activations: Record<string, tf.Tensor> = {};

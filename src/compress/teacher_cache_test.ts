@@ -11,13 +11,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import { relErr } from '../engine/kernels/testing.js';
 import { Rng } from '../engine/random.js';
 import { type MatchingConfigInput, matchingCaptures, parseMatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { VggConfigSchema, vggLayout, vggPreset } from '../models/vgg_config.js';
 import { epochOrder } from '../train/batches.js';
 import type { Objective, TrainBatch } from '../train/fit.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { compressionObjective } from './objective.js';
 import { TeacherOutputCache, teacherCacheBytesPerSample } from './teacher_cache.js';
+import { vggView } from '../models/vgg_view.js';
 
 tf.enableProdMode();
 await tf.setBackend('cpu');
@@ -39,7 +40,7 @@ function batchOf(indices: number[]): TrainBatch {
 interface StepResult { loss: number; parts: Record<string, number>; grads: Map<string, Float32Array>; gradTensors: tf.NamedTensorMap }
 
 /** beforeStep → gradients of the loss → afterStep, as fit's trainStep does (without the update). */
-function step(objective: Objective, student: VggNet, batch: TrainBatch, rng: Rng): StepResult {
+function step(objective: Objective, student: GraphNet, batch: TrainBatch, rng: Rng): StepResult {
   objective.beforeStep?.(batch, rng);
   const kept: tf.Tensor[] = [];
   let parts: Record<string, tf.Scalar> = {};
@@ -62,7 +63,7 @@ function step(objective: Objective, student: VggNet, batch: TrainBatch, rng: Rng
 }
 
 /** Counts the teacher's forward calls. */
-function countForwards(teacher: VggNet): { calls: number } {
+function countForwards(teacher: GraphNet): { calls: number } {
   const counter = { calls: 0 };
   const forward = teacher.forward.bind(teacher);
   teacher.forward = (x, opts) => { counter.calls++; return forward(x, opts); };
@@ -83,11 +84,11 @@ for (const c of CASES) {
   for (const maxBytes of [undefined, 5] as const) {
     const bounded = maxBytes !== undefined;
     test(`${c.label}${bounded ? ', cache bounded to 5 samples' : ''}: loss, parts and every gradient equal the uncached objective's over two epochs`, () => {
-      const teacher = VggNet.create(cfg([[6], [8]]), 1);
-      const student = VggNet.create(cfg([[4], [5]]), 2);
+      const teacher = GraphNet.create(cfg([[6], [8]]), 1);
+      const student = GraphNet.create(cfg([[4], [5]]), 2);
       const matching = parseMatchingConfig(c.matching);
       const kd = { alpha: 0.9, temperature: 4 };
-      const perSample = teacherCacheBytesPerSample(teacher, matchingCaptures(matching, teacher.layout, false));
+      const perSample = teacherCacheBytesPerSample(teacher, matchingCaptures(matching, teacher, false));
       const cached = compressionObjective({ teacher, kd, matching, teacherCache: bounded ? { maxBytes: maxBytes * perSample } : true });
       const plain = compressionObjective({ teacher, kd, matching });
       const opt = new SgdMomentum({ lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
@@ -137,15 +138,15 @@ for (const c of CASES) {
 }
 
 test('a shared cache (apc run\'s KD variants): a second objective with other matching reuses the first\'s rows, results equal the uncached ones', () => {
-  const teacher = VggNet.create(cfg([[6], [8]]), 1);
+  const teacher = GraphNet.create(cfg([[6], [8]]), 1);
   const kd = { alpha: 0.9, temperature: 4 };
   const variants = [parseMatchingConfig({ kind: 'none', beta: 0 }), parseMatchingConfig({ kind: 'swa', beta: 1, stochastic: 0.3 }), parseMatchingConfig({ kind: 'ewa', beta: 1 })];
-  const shared = new TeacherOutputCache(teacher, [...new Set(variants.flatMap((m) => matchingCaptures(m, teacher.layout, false)))]);
+  const shared = new TeacherOutputCache(teacher, [...new Set(variants.flatMap((m) => matchingCaptures(m, teacher, false)))]);
   const forwards = countForwards(teacher);
   const order = Array.from(epochOrder(N, 7, 0));
   const steps = Math.ceil(N / BATCH);
   variants.forEach((matching, v) => {
-    const student = VggNet.create(cfg([[4], [5]]), 2);
+    const student = GraphNet.create(cfg([[4], [5]]), 2);
     const cached = compressionObjective({ teacher, kd, matching, teacherCache: shared });
     const plain = compressionObjective({ teacher, kd, matching });
     for (let s = 0; s < steps; s++) {
@@ -162,14 +163,14 @@ test('a shared cache (apc run\'s KD variants): a second objective with other mat
   });
   assert.equal(shared.stats().samples, N);
   // a cache of another teacher, or without the captures this objective needs, is refused
-  const other = VggNet.create(cfg([[6], [8]]), 5);
+  const other = GraphNet.create(cfg([[6], [8]]), 5);
   assert.throws(() => compressionObjective({ teacher: other, kd, matching: variants[1], teacherCache: shared }), /another teacher/);
   assert.throws(() => compressionObjective({ teacher, kd, matching: variants[1], teacherCache: new TeacherOutputCache(teacher, []) }), /does not capture pool2/);
   other.dispose(); teacher.dispose();
 });
 
 test('cache outputs equal the teacher forward; batches without matching indices bypass it; bad options throw', () => {
-  const teacher = VggNet.create(cfg([[6], [8]]), 1);
+  const teacher = GraphNet.create(cfg([[6], [8]]), 1);
   const cache = new TeacherOutputCache(teacher, ['pool2', 'relu1_1']);
   const batch = batchOf([3, 1, 4, 1]);
   const ref = teacher.forward(batch.x, { capture: ['pool2', 'relu1_1'] });
@@ -200,7 +201,7 @@ test('cache outputs equal the teacher forward; batches without matching indices 
   tf.dispose([mixed.x, mixed.y, mixedRef.logits, ...Object.values(mixedRef.activations), merged.logits, ...Object.values(merged.activations)]);
   cache.clear();
   assert.equal(cache.stats().samples, 0);
-  assert.throws(() => new TeacherOutputCache(teacher, ['pool9']), /unknown layer 'pool9'/);
+  assert.throws(() => new TeacherOutputCache(teacher, ['pool9']), /no node 'pool9'/);
   assert.throws(() => new TeacherOutputCache(teacher, ['pool2'], { maxBytes: -1 }), /maxBytes/);
   tf.dispose([batch.x, batch.y, ref.logits, ...Object.values(ref.activations), first.logits, ...Object.values(first.activations),
     again.logits, ...Object.values(again.activations), synthetic.logits, ...Object.values(synthetic.activations)]);
@@ -210,13 +211,14 @@ test('cache outputs equal the teacher forward; batches without matching indices 
 test('memory bound: bytes per sample = 4·(classes + captured features)', () => {
   // the bench's vgg16s/8 @64 teacher matched at pool4 (4·4·64), 10 classes: 4,136 B per sample,
   // 6,000 training images ≈ 24.8 MB
-  const small = VggNet.create(vggPreset({ arch: 'vgg16', width: 8, imageSize: 64, numClasses: 10 }), 0);
-  assert.equal(teacherCacheBytesPerSample(small, [small.layout.matchLayer]), 4 * (10 + 4 * 4 * 64));
+  const small = GraphNet.create(vggPreset({ arch: 'vgg16', width: 8, imageSize: 64, numClasses: 10 }), 0);
+  assert.equal(teacherCacheBytesPerSample(small, [small.matchLayer]), 4 * (10 + 4 * 4 * 64));
   assert.ok(Math.abs(6000 * teacherCacheBytesPerSample(small, ['pool4']) / 1e6 - 24.8) < 0.1);
   small.dispose();
   // the paper's VGG16 @227 at pool5 (7·7·512), 20 classes: ≈100 kB per sample, ≈574 MB for VOC's 5,717
   const paper = vggPreset({ arch: 'vgg16', width: 1, imageSize: 227, numClasses: 20 });
-  const bytes = teacherCacheBytesPerSample({ config: paper, layout: vggLayout(paper) }, ['pool5']); // no weights needed
+  const pool5 = vggLayout(paper).pools[4];
+  const bytes = teacherCacheBytesPerSample({ numClasses: 20, activationShape: () => [pool5.height, pool5.width, pool5.channels] }, ['pool5']); // no weights needed
   assert.equal(bytes, 4 * (20 + 7 * 7 * 512));
   assert.ok(Math.abs(5717 * bytes / 1e6 - 574) < 1);
 });

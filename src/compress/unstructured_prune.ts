@@ -14,7 +14,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelMasks } from '../models/accounting.js';
-import { VggNet } from '../models/vgg.js';
+import type { Conv2dNode } from '../models/graph/graph_spec.js';
+import { GraphNet } from '../models/graph/graph_net.js';
+import { kernelSuffix } from '../models/graph/ops/conv2d.js';
 import type { SgdMomentum } from '../train/sgd.js';
 import { cumulativeRate } from './structured_prune.js';
 
@@ -26,9 +28,9 @@ export function sparsitySchedule(r: number, t: number): number {
   return cumulativeRate(r, t);
 }
 
-/** Names of the pruned weights: every conv kernel, in canonical (layer) order. */
-export function prunableWeights(net: VggNet): string[] {
-  return net.layout.convs.map((c) => `${c.name}/kernel`);
+/** Names of the pruned weights: every conv kernel (depthwise included), in canonical (node) order. */
+export function prunableWeights(net: GraphNet): string[] {
+  return net.graph.nodes.filter((n) => n.op === 'conv2d').map((n) => `${n.name}/${kernelSuffix(n as Conv2dNode)}`);
 }
 
 export interface LayerSparsity {
@@ -66,7 +68,7 @@ export interface MagnitudePruneResult {
 }
 
 /** Global magnitude masks for `net` at a target sparsity (spec §3.2). Reads `net`; changes nothing. */
-export function globalMagnitudeMasks(net: VggNet, opts: MagnitudePruneOptions): MagnitudePruneResult {
+export function globalMagnitudeMasks(net: GraphNet, opts: MagnitudePruneOptions): MagnitudePruneResult {
   const P = opts.sparsity;
   if (!Number.isFinite(P) || P < 0 || P > 1) throw new Error(`target sparsity must be in [0, 1], got ${P}`);
   const names = prunableWeights(net);
@@ -122,7 +124,7 @@ export function globalMagnitudeMasks(net: VggNet, opts: MagnitudePruneOptions): 
 }
 
 /** Masks from the non-zero pattern of the current kernels (quirk C5: |W| > 0). */
-export function nonzeroMasks(net: VggNet): Map<string, tf.Tensor> {
+export function nonzeroMasks(net: GraphNet): Map<string, tf.Tensor> {
   const masks = new Map<string, tf.Tensor>();
   for (const name of prunableWeights(net)) {
     const w = net.weight(name);
@@ -131,7 +133,7 @@ export function nonzeroMasks(net: VggNet): Map<string, tf.Tensor> {
   return masks;
 }
 
-function checkMasks(net: VggNet, masks: KernelMasks): void {
+function checkMasks(net: GraphNet, masks: KernelMasks): void {
   for (const [name, m] of masks) {
     const w = net.weight(name);
     if (m.shape.join() !== w.shape.join()) throw new Error(`mask '${name}' has shape [${m.shape}], the weight [${w.shape}]`);
@@ -139,7 +141,7 @@ function checkMasks(net: VggNet, masks: KernelMasks): void {
 }
 
 /** A NEW network whose masked weights are W ⊙ M (every other weight copied). `net` is unchanged. */
-export function applyMasks(net: VggNet, masks: KernelMasks): VggNet {
+export function applyMasks(net: GraphNet, masks: KernelMasks): GraphNet {
   checkMasks(net, masks);
   const tensors = tf.tidy(() => {
     const out: tf.NamedTensorMap = {};
@@ -150,7 +152,7 @@ export function applyMasks(net: VggNet, masks: KernelMasks): VggNet {
     return out;
   });
   try {
-    return VggNet.fromWeights(net.config, tensors);
+    return GraphNet.fromWeights(net.config, tensors);
   } finally {
     tf.dispose(Object.values(tensors));
   }
@@ -160,13 +162,13 @@ export function applyMasks(net: VggNet, masks: KernelMasks): VggNet {
  * Installs masks on an optimizer for the variables of `net` (SgdMomentum keys masks by variable
  * name). The optimizer borrows the tensors: keep them alive while it is used, dispose them after.
  */
-export function installMasks(optimizer: SgdMomentum, net: VggNet, masks: KernelMasks): void {
+export function installMasks(optimizer: SgdMomentum, net: GraphNet, masks: KernelMasks): void {
   checkMasks(net, masks);
   for (const [name, m] of masks) optimizer.masks.set(net.weight(name).name, m);
 }
 
 /** Per-layer sparsity (fraction of exact zeros) of a network's conv kernels. */
-export function kernelSparsity(net: VggNet): LayerSparsity[] {
+export function kernelSparsity(net: GraphNet): LayerSparsity[] {
   return prunableWeights(net).map((name) => {
     const w = net.weight(name);
     const zeros = tf.tidy(() => tf.sum(tf.cast(tf.equal(w, 0), 'int32')).dataSync()[0]);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '../engine/random.js';
 import { modelStats } from '../models/accounting.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { type VggConfig, vggPreset } from '../models/vgg_config.js';
 import { SgdMomentum } from '../train/sgd.js';
 import {
@@ -31,7 +31,7 @@ test('sparsity schedule P_t = 1 − 0.8^t matches the spec table; k_16 for VGG16
 });
 
 test('16 rounds: exactly k_t zeros after round t, nested masks, dense layer / biases / BN untouched', () => {
-  const net0 = VggNet.create(smallConfig(), 11);
+  const net0 = GraphNet.create(smallConfig(), 11);
   let net = net0.clone();
   const N = prunableWeights(net).reduce((a, n) => a + net.weight(n).size, 0);
   const rng = new Rng(5);
@@ -70,7 +70,7 @@ test('16 rounds: exactly k_t zeros after round t, nested masks, dense layer / bi
 });
 
 test('ties go to the lower canonical index; compat.thresholdInclusive prunes ≥ k+1 (quirk C4)', () => {
-  const net = VggNet.create(smallConfig(), 2);
+  const net = GraphNet.create(smallConfig(), 2);
   tf.tidy(() => {
     for (const name of prunableWeights(net)) net.weight(name).assign(tf.onesLike(net.weight(name)));
   });
@@ -94,7 +94,7 @@ test('ties go to the lower canonical index; compat.thresholdInclusive prunes ≥
 
 test('SgdMomentum with masks (wd on): masked weights and their momentum stay exactly 0 (spec §3.3)', () => {
   const cfg = smallConfig();
-  const net0 = VggNet.create(cfg, 4);
+  const net0 = GraphNet.create(cfg, 4);
   const r = globalMagnitudeMasks(net0, { sparsity: 0.6 });
   const net = applyMasks(net0, r.masks);
   const opt = new SgdMomentum({ lr: 0.1, momentum: 0.9, weightDecay: 1e-2 });
@@ -131,7 +131,7 @@ test('SgdMomentum with masks (wd on): masked weights and their momentum stay exa
 });
 
 test('applyMasks returns a new net; nonzeroMasks reads the zero pattern; bad masks are named', () => {
-  const net = VggNet.create(smallConfig(), 8);
+  const net = GraphNet.create(smallConfig(), 8);
   const before = net.weight('conv1_2/kernel').dataSync().slice();
   const r = globalMagnitudeMasks(net, { sparsity: 0.3 });
   const masked = applyMasks(net, r.masks);

@@ -16,10 +16,10 @@ async function childProgram(): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend, describeBackend } = await import('./backend.js');
   const { Rng } = await import('./random.js');
-  const { VggNet } = await import('../models/vgg.js');
+  const { GraphNet } = await import('../models/graph/graph_net.js');
   const { vggPreset } = await import('../models/vgg_config.js');
   const info = await initBackend('wasm');
-  const net = VggNet.create(vggPreset({ width: 16, imageSize: 32, numClasses: 5 }), 1);
+  const net = GraphNet.create(vggPreset({ width: 16, imageSize: 32, numClasses: 5 }), 1);
   const rng = new Rng(2);
   const x = tf.tensor4d(rng.uniformArray(4 * 32 * 32 * 3, -1, 1), [4, 32, 32, 3]);
   const mask = net.dropoutMask(4, rng);

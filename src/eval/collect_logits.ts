@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, SplitName } from '../data/dataset.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { evalBatches } from '../train/batches.js';
 import { type PredictionMetrics, predictionMetrics } from './prediction_metrics.js';
 
@@ -19,7 +19,7 @@ export interface SplitLogits {
   readonly difficultOnly?: Float32Array;
 }
 
-export async function collectLogits(net: VggNet, data: Dataset, split: SplitName, opts: { batchSize?: number; limit?: number } = {}): Promise<SplitLogits> {
+export async function collectLogits(net: GraphNet, data: Dataset, split: SplitName, opts: { batchSize?: number; limit?: number } = {}): Promise<SplitLogits> {
   const K = data.info.classNames.length;
   const n = Math.min(data.size(split), opts.limit ?? Infinity);
   const logits = new Float32Array(n * K);
@@ -44,6 +44,6 @@ function firstRows(all: Float32Array, data: Dataset, split: SplitName, n: number
 }
 
 /** Prediction metrics (mAP, F1 …, ×100) of a network on a split. */
-export async function evaluatePredictions(net: VggNet, data: Dataset, split: SplitName, opts: { batchSize?: number; limit?: number } = {}): Promise<PredictionMetrics> {
+export async function evaluatePredictions(net: GraphNet, data: Dataset, split: SplitName, opts: { batchSize?: number; limit?: number } = {}): Promise<PredictionMetrics> {
   return predictionMetrics(await collectLogits(net, data, split, opts));
 }

@@ -14,7 +14,7 @@ import { createShapesDataset } from '../data/shapes.js';
 import { openVocDataset } from '../data/voc.js';
 import { VOC_CLASS_NAMES } from '../data/voc_annotations.js';
 import { blockMask, writeVocTree } from '../data/voc_fixture.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { collectLogits, evaluatePredictions } from './collect_logits.js';
 import { predictionMetrics } from './prediction_metrics.js';
 
@@ -27,7 +27,7 @@ const DOG = VOC_CLASS_NAMES.indexOf('dog');
 const CAT = VOC_CLASS_NAMES.indexOf('cat');
 
 /** A stand-in network that returns fixed logit rows, batch after batch. */
-function fixedNet(rows: readonly (readonly number[])[]): VggNet {
+function fixedNet(rows: readonly (readonly number[])[]): GraphNet {
   let at = 0;
   return {
     predict(x: tf.Tensor4D) {
@@ -36,7 +36,7 @@ function fixedNet(rows: readonly (readonly number[])[]): VggNet {
       at += n;
       return out;
     },
-  } as unknown as VggNet;
+  } as unknown as GraphNet;
 }
 
 /** A 20-class logit row: −10 everywhere except the given classes. */

@@ -20,8 +20,9 @@
  * exact second-order-aware gradient.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import type { ConvLayerInfo, VggLayout } from '../models/vgg_config.js';
+import { vggView } from '../models/vgg_view.js';
 
 /** One named layer of the VGG forward pass, in forward order. */
 export type LayerNode =
@@ -82,9 +83,9 @@ export interface ExplicitBackwardOptions {
  * @param dLogits [B, classes] seed (a constant).
  * @returns G with the shape of the layer's output, [B,H,W,C].
  */
-export function explicitSensitivity(net: VggNet, activations: Readonly<Record<string, tf.Tensor>>, layer: string,
+export function explicitSensitivity(net: GraphNet, activations: Readonly<Record<string, tf.Tensor>>, layer: string,
   dLogits: tf.Tensor2D, opts: ExplicitBackwardOptions): tf.Tensor4D {
-  const layout = net.layout;
+  const { layout, config } = vggView(net, 'the explicit matching backward (an inner matched layer)');
   const seq = layerSequence(layout);
   const start = indexOfLayer(seq, layer, 'explicitSensitivity');
   const act = (name: string): tf.Tensor4D => {
@@ -95,7 +96,7 @@ export function explicitSensitivity(net: VggNet, activations: Readonly<Record<st
   const kernel = net.weight('fc/kernel') as tf.Tensor2D;
   const b = dLogits.shape[0];
   if (dLogits.rank !== 2 || dLogits.shape[1] !== kernel.shape[1]) throw new Error(`explicitSensitivity: dLogits must be [B, ${kernel.shape[1]}], got [${dLogits.shape}]`);
-  const eps = net.config.bnEpsilon;
+  const eps = config.bnEpsilon;
   return tf.tidy(() => {
     const last = layout.pools[layout.pools.length - 1];
     let g: tf.Tensor = tf.matMul(dLogits, kernel, false, true);                       // B, denseIn
@@ -170,11 +171,12 @@ export function convInputGradient(dY: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tens
  * reference the explicit path is tested against with `tf.grad`; first order only). Training
  * mode uses batch statistics (biased variance) in BN and applies `dropoutMask` when given.
  */
-export function forwardFromLayer(net: VggNet, layer: string, features: tf.Tensor4D,
+export function forwardFromLayer(net: GraphNet, layer: string, features: tf.Tensor4D,
   opts: ExplicitBackwardOptions): tf.Tensor2D {
-  const seq = layerSequence(net.layout);
+  const { layout, config } = vggView(net, 'forwardFromLayer');
+  const seq = layerSequence(layout);
   const start = indexOfLayer(seq, layer, 'forwardFromLayer');
-  const eps = net.config.bnEpsilon;
+  const eps = config.bnEpsilon;
   return tf.tidy(() => {
     let h: tf.Tensor4D = features;
     for (let i = start + 1; i < seq.length; i++) {
@@ -193,7 +195,7 @@ export function forwardFromLayer(net: VggNet, layer: string, features: tf.Tensor
         }
       }
     }
-    let flat: tf.Tensor = tf.reshape(h, [h.shape[0], net.layout.denseIn]);
+    let flat: tf.Tensor = tf.reshape(h, [h.shape[0], layout.denseIn]);
     if (opts.dropoutMask) flat = tf.mul(flat, opts.dropoutMask);
     return tf.add(tf.matMul(flat as tf.Tensor2D, net.weight('fc/kernel') as tf.Tensor2D), net.weight('fc/bias')) as tf.Tensor2D;
   });

@@ -3,9 +3,9 @@
  *
  * Use in a training step (spec §7):
  *
- *   outside the tape   teacher forward (inference mode, capture matchingCaptures(cfg, T.layout, false))
+ *   outside the tape   teacher forward (inference mode, capture matchingCaptures(cfg, T, false))
  *                      target = teacherTarget(cfg, {net: T, activations, logits, training: false}, rng)
- *   inside the tape    student forward (training mode, capture matchingCaptures(cfg, S.layout, true))
+ *   inside the tape    student forward (training mode, capture matchingCaptures(cfg, S, true))
  *                      loss += cfg.beta · matchingLoss(target, {net: S, activations, training: true, dropoutMask})
  *   after the step     target.dispose()
  *
@@ -26,8 +26,8 @@ import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../engine/random.js';
-import type { VggNet } from '../models/vgg.js';
-import type { VggLayout } from '../models/vgg_config.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import { vggView } from '../models/vgg_view.js';
 import { ewaMap } from './ewa.js';
 import { explicitBackwardCaptures, explicitSensitivity, layerSequence } from './explicit_backward.js';
 import { l2NormalizePerSample, normalizedMapMse, weightedClassMapMse } from './normalize.js';
@@ -90,17 +90,66 @@ export function matchingPreset(variant: MatchingVariant | string): MatchingConfi
   }
 }
 
-/** The matched layer names for a network (default: its last pool). Throws on unknown names. */
-export function matchedLayers(cfg: MatchingConfig, layout: VggLayout): string[] {
-  const layers = cfg.layer === undefined ? [layout.matchLayer] : typeof cfg.layer === 'string' ? [cfg.layer] : [...cfg.layer];
-  const known = layerSequence(layout).map((n) => n.name);
-  for (const l of layers) if (!known.includes(l)) throw new Error(`matching config field 'layer': unknown layer '${l}'; known: ${known.join(', ')}`);
+/**
+ * The matched layer names for a network (default: `net.matchLayer`, VGG's last pool or the layer
+ * global average pooling reads). Throws on unknown names and on layers the network cannot match
+ * (an inner layer of a non-VGG graph, whose explicit backward comes with the next step).
+ */
+export function matchedLayers(cfg: MatchingConfig, net: GraphNet): string[] {
+  const layers = cfg.layer === undefined ? [net.matchLayer] : typeof cfg.layer === 'string' ? [cfg.layer] : [...cfg.layer];
+  for (const l of layers) {
+    if (closedFormHead(net, l)) continue;
+    if (net.config.kind !== 'vgg') {
+      throw new Error(`matching config field 'layer': '${l}' is not a layer apc can match on this ${net.config.kind} graph yet; use its last feature layer '${net.matchLayer}' (closed form)`);
+    }
+    const known = layerSequence(vggView(net).layout).map((n) => n.name);
+    if (!known.includes(l)) throw new Error(`matching config field 'layer': unknown layer '${l}'; known: ${known.join(', ')}`);
+  }
   return layers;
 }
 
-/** True when α has the closed form of §2.4 at `layer`: the last pool or the last ReLU. */
-export function closedFormApplies(layout: VggLayout, layer: string): boolean {
-  return layer === layout.matchLayer || layer === layout.gradCamLayer;
+/** Where α has a closed form (§2.4): the flattened layer's shape and the dense kernel. */
+export interface ClosedFormHead {
+  /** [H, W, C] of the layer the dense head reads: flatten's input, or [1, 1, C] after global average pooling. */
+  readonly shape: LayerShape;
+  /** Name of the dense kernel [H·W·C, classes]. */
+  readonly kernel: string;
+}
+
+/**
+ * The closed form of α at `layer`, when the layer feeds the output dense layer through only
+ * [non-overlapping max-pool →] flatten | global-average-pool [→ dropout | identity …]: VGG's
+ * last pool and last ReLU, a ResNet's or MobileNetV2's last activation. Max-pool routing and
+ * average pooling keep each channel's gradient sum, so α_k = Σ_r D[r]·K[r·C + k, c] (for global
+ * pooling α_k = D[k]·K[k, c], the 1/(h·w) factor dropped: the L2 normalisation cancels it).
+ */
+export function closedFormHead(net: GraphNet, layer: string): ClosedFormHead | undefined {
+  const g = net.graph;
+  if (!g.has(layer) || g.shape(layer).length !== 3) return undefined;
+  let from = layer;
+  let next = g.soleConsumer(from);
+  if (next?.op === 'maxPool') {
+    const pool = next;
+    if (pool.pads.some((p) => p !== 0) || pool.poolSize.some((k, i) => k !== pool.strides[i])) return undefined;
+    from = pool.name;
+    next = g.soleConsumer(from);
+  }
+  let shape: LayerShape;
+  if (next?.op === 'flatten') {
+    const [h, w, c] = g.shape(from);
+    shape = [h, w, c];
+  } else if (next?.op === 'globalAvgPool') {
+    shape = [1, 1, g.shape(from)[2]];
+  } else return undefined;
+  next = g.soleConsumer(next.name);
+  while (next && (next.op === 'dropout' || next.op === 'identity')) next = g.soleConsumer(next.name);
+  if (!next || next.op !== 'dense' || next.name !== g.outputName || !next.useBias) return undefined;
+  return { shape, kernel: `${next.name}/kernel` };
+}
+
+/** True when α has the closed form of §2.4 at `layer` (see `closedFormHead`). */
+export function closedFormApplies(net: GraphNet, layer: string): boolean {
+  return closedFormHead(net, layer) !== undefined;
 }
 
 /**
@@ -108,11 +157,11 @@ export function closedFormApplies(layout: VggLayout, layer: string): boolean {
  * layer without closed form) what the explicit backward needs. `training` is the mode of the
  * forward whose activations are passed (teacher: false, student: true).
  */
-export function matchingCaptures(cfg: MatchingConfig, layout: VggLayout, training: boolean): string[] {
+export function matchingCaptures(cfg: MatchingConfig, net: GraphNet, training: boolean): string[] {
   if (cfg.kind === 'none') return [];
   const names = new Set<string>();
-  for (const l of matchedLayers(cfg, layout)) {
-    if (cfg.kind === 'swa' && !closedFormApplies(layout, l)) for (const n of explicitBackwardCaptures(layout, l, training)) names.add(n);
+  for (const l of matchedLayers(cfg, net)) {
+    if (cfg.kind === 'swa' && !closedFormApplies(net, l)) for (const n of explicitBackwardCaptures(vggView(net).layout, l, training)) names.add(n);
     else names.add(l);
   }
   return [...names];
@@ -120,7 +169,7 @@ export function matchingCaptures(cfg: MatchingConfig, layout: VggLayout, trainin
 
 /** One network's forward pass as the matching term sees it (nothing here is modified). */
 export interface NetPass {
-  readonly net: VggNet;
+  readonly net: GraphNet;
   /** Captured activations (see `matchingCaptures`). */
   readonly activations: Readonly<Record<string, tf.Tensor>>;
   /** Mode of the forward that produced `activations` (BN statistics for the explicit path). */
@@ -172,7 +221,7 @@ type ClassChoice = { kind: 'top1'; classes: tf.Tensor1D } | { kind: 'list'; clas
 export function teacherTarget(cfg: MatchingConfig, teacher: TeacherPass, rng?: Rng): MatchingTarget {
   const batch = teacher.logits.shape[0];
   if (cfg.kind === 'none') return { config: cfg, batch, layers: [], dispose() {} };
-  const layers = matchedLayers(cfg, teacher.net.layout);
+  const layers = matchedLayers(cfg, teacher.net);
   if (cfg.kind === 'swa' && cfg.stochastic > 0 && !rng) throw new Error('teacherTarget: stochastic matching needs an rng');
   let choice: ClassChoice | undefined;
   let classWeights: tf.Tensor2D | undefined;
@@ -220,7 +269,7 @@ export function matchingLoss(target: MatchingTarget, student: NetPass): tf.Scala
   const cfg = target.config;
   return tf.tidy(() => {
     let total: tf.Scalar = tf.scalar(0);
-    const studentLayers = target.layers.length > 0 ? matchedLayers(cfg, student.net.layout) : [];
+    const studentLayers = target.layers.length > 0 ? matchedLayers(cfg, student.net) : [];
     target.layers.forEach((lt, i) => {
       const layer = studentLayers[i];
       const f = activation(student, layer, 'matchingLoss');
@@ -263,7 +312,7 @@ export function positiveClassWeights(logits: number[][]): { classList: number[];
 
 function activation(pass: NetPass, layer: string, op: string): tf.Tensor4D {
   const t = pass.activations[layer];
-  if (!t) throw new Error(`${op}: activation '${layer}' was not captured; pass capture: matchingCaptures(cfg, layout, ${pass.training})`);
+  if (!t) throw new Error(`${op}: activation '${layer}' was not captured; pass capture: matchingCaptures(cfg, net, ${pass.training})`);
   return t as tf.Tensor4D;
 }
 
@@ -273,17 +322,17 @@ function swaMaps(pass: NetPass, layer: string, choice: ClassChoice, mask: tf.Ten
   const net = pass.net;
   const f = activation(pass, layer, 'swaMaps');
   const batch = f.shape[0];
-  const kernel = net.weight('fc/kernel') as tf.Tensor2D;
-  if (closedFormApplies(net.layout, layer)) {
-    const last = net.layout.pools[net.layout.pools.length - 1];
-    const shape: LayerShape = [last.height, last.width, last.channels];
+  const head = closedFormHead(net, layer);
+  if (head) {
+    const kernel = net.weight(head.kernel) as tf.Tensor2D;
+    const shape = head.shape;
     if (choice.kind === 'top1') return swaMap(f, swaChannelWeights(kernel, shape, choice.classes, mask, dropped));
     // only the listed classes' kernel columns (a product with a 0/1 selection, see swaChannelWeights)
     const select = tf.tensor2d(kernelColumnSelection(kernel.shape[1], choice.classList), [kernel.shape[1], choice.classList.length]);
     const alpha = swaChannelWeightsAllClasses(tf.matMul(kernel, select), shape, batch, mask, dropped);
     return swaMapAllClasses(f, alpha);
   }
-  const numClasses = kernel.shape[1];
+  const numClasses = net.numClasses;
   const keep = dropped ? channelKeepMask(dropped, batch) : null;
   const mapFor = (dLogits: tf.Tensor2D): tf.Tensor3D => {
     const g = explicitSensitivity(net, pass.activations, layer, dLogits, { training: pass.training, dropoutMask: mask });

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradient functions
 import { Rng } from '../engine/random.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { VggConfigSchema } from '../models/vgg_config.js';
 import { ewaMap } from './ewa.js';
 import {
@@ -18,12 +18,13 @@ import {
 import { l2NormalizePerSample, normalizedMapMse, weightedClassMapMse } from './normalize.js';
 import { channelKeepMask, drawDroppedChannels, droppedChannelCount } from './stochastic.js';
 import { swaChannelWeights, swaChannelWeightsAllClasses, swaMap, swaMapAllClasses } from './swa_map.js';
+import { vggView } from '../models/vgg_view.js';
 
 await tf.setBackend('cpu');
 
 const B = 4;
-function tinyNet(seed: number, blocks: number[][] = [[4], [4]], size = 16): VggNet {
-  return VggNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks, inputSize: [size, size], numClasses: 3 }), seed);
+function tinyNet(seed: number, blocks: number[][] = [[4], [4]], size = 16): GraphNet {
+  return GraphNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks, inputSize: [size, size], numClasses: 3 }), seed);
 }
 function input(seed: number, b = B, size = 16): tf.Tensor4D {
   return tf.tensor4d(new Rng(seed).uniformArray(b * size * size * 3, -1, 1), [b, size, size, 3]);
@@ -38,9 +39,9 @@ function scalar(t: tf.Tensor): number {
 }
 
 /** Inference-mode pass (teacher style) with everything the config needs captured. */
-function pass(net: VggNet, x: tf.Tensor4D, cfg: MatchingConfig, training = false, mask?: tf.Tensor2D): NetPass & { logits: tf.Tensor2D; dispose(): void } {
+function pass(net: GraphNet, x: tf.Tensor4D, cfg: MatchingConfig, training = false, mask?: tf.Tensor2D): NetPass & { logits: tf.Tensor2D; dispose(): void } {
   const r = tf.tidy(() => {
-    const f = net.forward(x, { training, dropoutMask: mask, capture: matchingCaptures(cfg, net.layout, training) });
+    const f = net.forward(x, { training, dropoutMask: mask, capture: matchingCaptures(cfg, net, training) });
     return { logits: f.logits, activations: f.activations, dropoutMask: f.dropoutMask };
   });
   return {
@@ -50,7 +51,7 @@ function pass(net: VggNet, x: tf.Tensor4D, cfg: MatchingConfig, training = false
 }
 
 /** L_AM between a teacher and a student net on x (student in training mode with mask when given). */
-function lossBetween(cfg: MatchingConfig, teacher: VggNet, student: VggNet, x: tf.Tensor4D, mask?: tf.Tensor2D, rng?: Rng): number {
+function lossBetween(cfg: MatchingConfig, teacher: GraphNet, student: GraphNet, x: tf.Tensor4D, mask?: tf.Tensor2D, rng?: Rng): number {
   const t = pass(teacher, x, cfg);
   const target = teacherTarget(cfg, t, rng);
   const s = pass(student, x, cfg, mask !== undefined, mask);
@@ -301,8 +302,8 @@ test('differing H×W: the student map is resized bilinearly (half-pixel) to the 
   const student = tinyNet(81, [[4], [3], [5]]);      // pool3: 2×2, the student's own last pool
   const x = input(82);
   const cfg = parseMatchingConfig({ kind: 'swa' });
-  assert.deepEqual(matchedLayers(cfg, teacher.layout), ['pool2']);
-  assert.deepEqual(matchedLayers(cfg, student.layout), ['pool3']);
+  assert.deepEqual(matchedLayers(cfg, teacher), ['pool2']);
+  assert.deepEqual(matchedLayers(cfg, student), ['pool3']);
   const t = pass(teacher, x, cfg);
   const target = teacherTarget(cfg, t);
   const mask = student.dropoutMask(B, new Rng(83));
@@ -348,10 +349,10 @@ test('config: defaults, JSON round trip, presets, and errors that name the field
   assert.throws(() => parseMatchingConfig({ kind: 'swa', dropFraction: 0.3 }), /field 'dropFraction'/);
   assert.throws(() => parseMatchingConfig({ kind: 'swa', layer: 3 }), /field 'layer'/);
   const net = tinyNet(90);
-  assert.throws(() => matchedLayers(parseMatchingConfig({ kind: 'swa', layer: 'pool5' }), net.layout), /field 'layer': unknown layer 'pool5'/);
-  assert.deepEqual(matchingCaptures(parseMatchingConfig({ kind: 'swa', layer: 'pool1' }), net.layout, true).sort(),
+  assert.throws(() => matchedLayers(parseMatchingConfig({ kind: 'swa', layer: 'pool5' }), net), /field 'layer': unknown layer 'pool5'/);
+  assert.deepEqual(matchingCaptures(parseMatchingConfig({ kind: 'swa', layer: 'pool1' }), net, true).sort(),
     ['conv2_1', 'pool1', 'relu2_1']);
-  assert.deepEqual(matchingCaptures(matchingPreset('naive'), net.layout, true), []);
+  assert.deepEqual(matchingCaptures(matchingPreset('naive'), net, true), []);
   net.dispose();
 });
 
@@ -381,7 +382,7 @@ test('no tensor leaks and no change to either network, for every variant', () =>
       const target = teacherTarget(cfg, t, new Rng(95));
       t.dispose();
       const { value, grads } = tf.variableGrads(() => {
-        const r = student.forward(x, { training: true, dropoutMask: mask, capture: matchingCaptures(cfg, student.layout, true) });
+        const r = student.forward(x, { training: true, dropoutMask: mask, capture: matchingCaptures(cfg, student, true) });
         return tf.mul(matchingLoss(target, { net: student, activations: r.activations, training: true, dropoutMask: r.dropoutMask }), cfg.beta);
       }, vars);
       tf.dispose([value, ...Object.values(grads)]);

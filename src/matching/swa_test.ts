@@ -8,12 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradient functions
 import { Rng } from '../engine/random.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { VggConfigSchema } from '../models/vgg_config.js';
 import { explicitBackwardCaptures, explicitSensitivity, forwardFromLayer, layerSequence } from './explicit_backward.js';
 import { matchingCaptures, matchingLoss, parseMatchingConfig, teacherTarget, type MatchingConfig } from './matching_term.js';
 import { l2NormalizePerSample, normalizedMapMse } from './normalize.js';
 import { swaChannelWeights, swaMap } from './swa_map.js';
+import { vggView } from '../models/vgg_view.js';
 
 await tf.setBackend('cpu');
 
@@ -23,13 +24,13 @@ await tf.setBackend('cpu');
  * set to the batch statistics of a calibration batch so that inference-mode activations have
  * unit scale, as in a trained network.
  */
-function tinyNet(seed: number, opts: { blocks?: number[][]; size?: number; numClasses?: number; scale?: number } = {}): VggNet {
+function tinyNet(seed: number, opts: { blocks?: number[][]; size?: number; numClasses?: number; scale?: number } = {}): GraphNet {
   const size = opts.size ?? 16;
-  const net = VggNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks: opts.blocks ?? [[4], [4]], inputSize: [size, size], numClasses: opts.numClasses ?? 3 }), seed);
+  const net = GraphNet.create(VggConfigSchema.parse({ kind: 'vgg', blocks: opts.blocks ?? [[4], [4]], inputSize: [size, size], numClasses: opts.numClasses ?? 3 }), seed);
   const rng = new Rng(seed + 1000);
   const scale = opts.scale ?? 1;
   tf.tidy(() => {
-    for (const c of net.layout.convs) {
+    for (const c of vggView(net).layout.convs) {
       const k = net.weight(`${c.name}/kernel`);
       k.assign(tf.mul(k, scale));
       net.weight(`${c.bn}/gamma`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 1.5)));
@@ -60,12 +61,12 @@ function relErr(a: tf.Tensor | number, b: tf.Tensor | number): number {
 }
 
 /** Spatial sum of tf.grad(Σ_b z_{b,c_b} w.r.t. F) at `layer`, through forwardFromLayer. */
-function autodiffAlpha(net: VggNet, layer: string, f: tf.Tensor4D, classes: tf.Tensor1D, training: boolean, mask?: tf.Tensor2D): tf.Tensor2D {
+function autodiffAlpha(net: GraphNet, layer: string, f: tf.Tensor4D, classes: tf.Tensor1D, training: boolean, mask?: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.sum(autodiffG(net, layer, f, classes, training, mask), [1, 2]) as tf.Tensor2D);
 }
-function autodiffG(net: VggNet, layer: string, f: tf.Tensor4D, classes: tf.Tensor1D, training: boolean, mask?: tf.Tensor2D): tf.Tensor4D {
+function autodiffG(net: GraphNet, layer: string, f: tf.Tensor4D, classes: tf.Tensor1D, training: boolean, mask?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
-    const onehot = tf.cast(tf.oneHot(classes, net.config.numClasses), 'float32');
+    const onehot = tf.cast(tf.oneHot(classes, net.numClasses), 'float32');
     const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(forwardFromLayer(net, layer, x as tf.Tensor4D, { training, dropoutMask: mask }), onehot)));
     return g(f) as tf.Tensor4D;
   });
@@ -103,8 +104,8 @@ for (const training of [false, true]) {
       const x = input(5, 4);
       const mask = net.dropoutMask(4, new Rng(6));
       const d = training ? mask : undefined;
-      const layers = layerSequence(net.layout).map((n) => n.name);
-      const capture = [...new Set(layers.flatMap((l) => explicitBackwardCaptures(net.layout, l, training)))];
+      const layers = layerSequence(vggView(net).layout).map((n) => n.name);
+      const capture = [...new Set(layers.flatMap((l) => explicitBackwardCaptures(vggView(net).layout, l, training)))];
       const { activations } = net.forward(x, { training, dropoutMask: mask, capture });
       const classes = tf.tensor1d([1, 0, 2, 1], 'int32');
       const onehot = tf.cast(tf.oneHot(classes, 3), 'float32') as tf.Tensor2D;
@@ -141,7 +142,7 @@ test('explicit path at the last pool reproduces the closed-form α (1e-5)', () =
 const B = 4;
 const GSIZE = 8;
 const GSCALE = 10;
-interface Setup { teacher: VggNet; student: VggNet; x: tf.Tensor4D; mask: tf.Tensor2D }
+interface Setup { teacher: GraphNet; student: GraphNet; x: tf.Tensor4D; mask: tf.Tensor2D }
 function gradSetup(): Setup {
   const teacher = tinyNet(11, { size: GSIZE, scale: GSCALE });
   const student = tinyNet(12, { size: GSIZE, scale: GSCALE });
@@ -152,7 +153,7 @@ function gradSetup(): Setup {
 /** Teacher outputs in inference mode, outside the tape. */
 function teacherForward(s: Setup, cfg: MatchingConfig): { logits: tf.Tensor2D; activations: Record<string, tf.Tensor> } {
   return tf.tidy(() => {
-    const r = s.teacher.forward(s.x, { capture: matchingCaptures(cfg, s.teacher.layout, false) });
+    const r = s.teacher.forward(s.x, { capture: matchingCaptures(cfg, s.teacher, false) });
     return { logits: r.logits, activations: r.activations };
   });
 }
@@ -160,13 +161,13 @@ function disposeSetup(s: Setup): void { s.teacher.dispose(); s.student.dispose()
 
 /** L_AM of the student at fixed x, D; inference-mode BN (spec §8.2). */
 function studentLoss(s: Setup, cfg: MatchingConfig, target: ReturnType<typeof teacherTarget>): tf.Scalar {
-  const { activations } = s.student.forward(s.x, { capture: matchingCaptures(cfg, s.student.layout, false) });
+  const { activations } = s.student.forward(s.x, { capture: matchingCaptures(cfg, s.student, false) });
   return matchingLoss(target, { net: s.student, activations, training: false, dropoutMask: s.mask });
 }
 
 /** Same loss built by hand from the explicit backward (the §2.5 path) at a closed-form layer. */
 function explicitLoss(s: Setup, layer: string, target: ReturnType<typeof teacherTarget>): tf.Scalar {
-  const capture = explicitBackwardCaptures(s.student.layout, layer, false);
+  const capture = explicitBackwardCaptures(vggView(s.student).layout, layer, false);
   const { activations } = s.student.forward(s.x, { capture });
   const onehot = tf.cast(tf.oneHot(target.classes!, 3), 'float32') as tf.Tensor2D;
   const g = explicitSensitivity(s.student, activations, layer, onehot, { training: false, dropoutMask: s.mask });
@@ -273,7 +274,7 @@ test('training-mode student: variableGrads through the explicit path runs and ma
   const t = teacherForward(s, cfg);
   const target = teacherTarget(cfg, { net: s.teacher, activations: t.activations, logits: t.logits, training: false });
   const loss = () => {
-    const r = s.student.forward(s.x, { training: true, dropoutMask: s.mask, capture: matchingCaptures(cfg, s.student.layout, true) });
+    const r = s.student.forward(s.x, { training: true, dropoutMask: s.mask, capture: matchingCaptures(cfg, s.student, true) });
     return matchingLoss(target, { net: s.student, activations: r.activations, training: true, dropoutMask: r.dropoutMask });
   };
   const g = grads(s, loss);

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkpointBytes, modelStats, referenceFlops } from './accounting.js';
-import { VggNet } from './vgg.js';
+import { GraphNet } from './graph/graph_net.js';
 import { type VggConfig, vggParamCount, vggPreset } from './vgg_config.js';
 
 tf.enableProdMode();
@@ -60,7 +60,7 @@ test('sparse counts from masks and from a network’s zero weights', () => {
   // conv1_1 27·2 = 54 weights at 8×8, conv2_1 9·2·3 = 54 weights at 4×4, dense 2·2·3 → 3
   assert.deepEqual(dense.layers.map((l) => [l.name, l.weights, l.macs]), [['conv1_1', 54, 64 * 54], ['conv2_1', 54, 16 * 54], ['fc', 36, 36]]);
   assert.equal(dense.params, 54 + 6 + 54 + 9 + 36 + 3);
-  const net = VggNet.create(cfg, 1);
+  const net = GraphNet.create(cfg, 1);
   const m1 = new Float32Array(54); m1.fill(1, 0, 10); // 10 of 54 kept
   const masks = new Map([['conv1_1/kernel', tf.tensor(m1, [3, 3, 3, 2])]]);
   const s = modelStats(net, { masks });

@@ -1,23 +1,26 @@
 /**
- * Checkpoints of a VggNet: the TF.js layers format (loadable by `tf.loadLayersModel` with our
- * `fileSystemIO`), `apc.json` with the architecture config and run metadata, and — for resuming —
- * the optimiser's momentum buffers in `optimizer.bin`. apc.json is written last and records the
- * SHA-256 of every other file, so an interrupted or corrupted save is detected on load.
+ * Checkpoints of a network: `model.json` + `weights.bin` in the TF.js layers format (loadable by
+ * `tf.loadLayersModel` with our `fileSystemIO` when the graph has a Keras form), `apc.json` with
+ * the architecture config and run metadata, and — for resuming — the optimiser's momentum
+ * buffers in `optimizer.bin`. apc.json is written last and records the SHA-256 of every other
+ * file, so an interrupted or corrupted save is detected on load. apc rebuilds the network from
+ * apc.json's config and reads the weights by name, so checkpoints written before the graph model
+ * (a Sequential VGG topology, config kind 'vgg') load unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, type CheckpointMeta, loadCheckpoint, readCheckpointMeta, saveCheckpoint, writeFileAtomic } from './checkpoint_io.js';
-import { fromLayersModel, toLayersModel } from './layers_model.js';
-import { VggNet } from './vgg.js';
-import { type VggConfig, VggConfigSchema } from './vgg_config.js';
+import { CheckpointError, type CheckpointMeta, loadCheckpointWeights, readCheckpointMeta, saveCheckpoint, writeFileAtomic } from './checkpoint_io.js';
+import { GraphNet } from './graph/graph_net.js';
+import { kerasTopology } from './layers_export.js';
+import { type ModelConfig, parseModelConfig } from './model_config.js';
 
 export const OPTIMIZER_BIN = 'optimizer.bin';
 
 export interface NetMeta {
   /** Architecture; rebuilds the network. */
-  readonly config: VggConfig;
+  readonly config: ModelConfig;
   readonly dataset?: string;
   readonly classNames?: readonly string[];
   readonly metrics?: Record<string, unknown>;
@@ -33,8 +36,23 @@ interface OptimizerRecord {
   specs: tf.io.WeightsManifestEntry[];
 }
 
+/**
+ * The TF.js artifacts of a network: its Keras topology (or, for a graph without an exact Keras
+ * form, a stub naming the reason: apc itself never reads the topology) and its float32 weights.
+ */
+export async function netArtifacts(net: GraphNet): Promise<tf.io.ModelArtifacts> {
+  const keras = kerasTopology(net.config);
+  const named = net.graph.weights.map((d) => ({ name: d.name, tensor: net.weight(d.name) as tf.Tensor }));
+  const { data, specs } = await tf.io.encodeWeights(named);
+  return {
+    modelTopology: 'topology' in keras ? keras.topology : { class_name: 'ApcGraph', config: { note: `no exact Keras form: ${keras.error}; the graph is in apc.json` } },
+    format: 'layers-model', generatedBy: 'apc', convertedBy: null,
+    weightSpecs: specs, weightData: data,
+  };
+}
+
 /** Saves `net` (and optionally optimizer buffers) into `dir`; apc.json last. */
-export async function saveNet(dir: string, net: VggNet, meta: Omit<NetMeta, 'config'>, optimizerState?: tf.Tensor[]): Promise<void> {
+export async function saveNet(dir: string, net: GraphNet, meta: Omit<NetMeta, 'config'>, optimizerState?: tf.Tensor[]): Promise<void> {
   let optimizer: OptimizerRecord | undefined;
   if (optimizerState) {
     const named = optimizerState.map((t, i) => ({ name: `velocity_${i}`, tensor: t }));
@@ -43,31 +61,30 @@ export async function saveNet(dir: string, net: VggNet, meta: Omit<NetMeta, 'con
     await writeFileAtomic(join(dir, OPTIMIZER_BIN), bytes);
     optimizer = { file: OPTIMIZER_BIN, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), specs };
   }
-  const model = toLayersModel(net);
-  try {
-    await saveCheckpoint(dir, model, { ...meta, config: net.config, ...(optimizer ? { optimizer } : {}) } as CheckpointMeta);
-  } finally {
-    model.dispose();
-  }
+  const artifacts = await netArtifacts(net);
+  await saveCheckpoint(dir, { save: async (handler) => (handler as tf.io.IOHandler).save!(artifacts) },
+    { ...meta, config: net.config, ...(optimizer ? { optimizer } : {}) } as CheckpointMeta);
 }
 
 /** Loads a network saved by `saveNet`; every failure is a CheckpointError naming the file. */
-export async function loadNet(dir: string): Promise<{ net: VggNet; meta: NetMeta }> {
-  const { model, meta } = await loadCheckpoint(dir);
+export async function loadNet(dir: string): Promise<{ net: GraphNet; meta: NetMeta }> {
+  const { weights, meta } = await loadCheckpointWeights(dir);
   try {
-    const parsed = VggConfigSchema.safeParse(meta.config);
-    if (!parsed.success) {
-      throw new CheckpointError(`${join(dir, 'apc.json')} has no valid 'config' (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`, { path: join(dir, 'apc.json') });
-    }
-    let net: VggNet;
+    let config: ModelConfig;
     try {
-      net = fromLayersModel(model, parsed.data);
+      config = parseModelConfig(meta.config, `${join(dir, 'apc.json')} 'config'`);
+    } catch (err) {
+      throw new CheckpointError(`${(err as Error).message}`, { path: join(dir, 'apc.json') });
+    }
+    let net: GraphNet;
+    try {
+      net = GraphNet.fromWeights(config, weights);
     } catch (err) {
       throw new CheckpointError(`${join(dir, 'model.json')} does not match the config in apc.json: ${(err as Error).message}`, { path: join(dir, 'model.json') });
     }
-    return { net, meta: { ...meta, config: parsed.data } as NetMeta };
+    return { net, meta: { ...meta, config } as NetMeta };
   } finally {
-    model.dispose();
+    tf.dispose(Object.values(weights));
   }
 }
 

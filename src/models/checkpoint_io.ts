@@ -433,7 +433,7 @@ export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
  * Save `model` (model.json + weights.bin) then `meta` plus an integrity block (apc.json, last)
  * into `dir`, overwriting an older checkpoint file by file. Returns the metadata as written.
  */
-export async function saveCheckpoint(dir: string, model: LayersModel, meta: CheckpointMeta): Promise<CheckpointMeta> {
+export async function saveCheckpoint(dir: string, model: Pick<LayersModel, 'save'>, meta: CheckpointMeta): Promise<CheckpointMeta> {
   if (!isPlainObject(meta)) {
     throw new CheckpointError(`cannot save checkpoint ${dir}: metadata must be a JSON object, got ${describeJsonType(meta)}`, { path: dir });
   }
@@ -476,6 +476,37 @@ export async function loadCheckpoint(
   dir: string,
   options?: tf.io.LoadOptions,
 ): Promise<{ model: LayersModel; meta: CheckpointMeta }> {
+  const { files, meta } = await verifiedModelFiles(dir);
+  const artifacts = await toArtifacts(files);
+  let model: LayersModel;
+  try {
+    model = await loadLayersModel({ load: async () => artifacts }, options);
+  } catch (err) {
+    const path = join(dir, MODEL_JSON);
+    throw new CheckpointError(`cannot build a model from checkpoint ${path}: ${errMessage(err)}`, { path, cause: err });
+  }
+  return { model, meta };
+}
+
+/**
+ * The weights of a checkpoint by name, verified as `loadCheckpoint` does, without building a
+ * layers model from `model.json`'s topology (apc rebuilds its networks from apc.json's config).
+ * The caller disposes the tensors.
+ */
+export async function loadCheckpointWeights(dir: string): Promise<{ weights: tf.NamedTensorMap; meta: CheckpointMeta }> {
+  const { files, meta } = await verifiedModelFiles(dir);
+  const artifacts = await toArtifacts(files);
+  const path = join(dir, MODEL_JSON);
+  try {
+    const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+    return { weights: tf.io.decodeWeights(data, artifacts.weightSpecs ?? []), meta };
+  } catch (err) {
+    throw new CheckpointError(`cannot decode the weights of checkpoint ${path}: ${errMessage(err)}`, { path, cause: err });
+  }
+}
+
+/** apc.json and the model files of a checkpoint, every file checked against the integrity record. */
+async function verifiedModelFiles(dir: string): Promise<{ files: ModelFiles; meta: CheckpointMeta }> {
   const meta = await readCheckpointMeta(dir);
   const integrity = meta.integrity;
   const files = await readModelFiles(dir, integrity);
@@ -504,14 +535,5 @@ export async function loadCheckpoint(
       checkDigest(dir, name, data, expected);
     }
   }
-
-  const artifacts = await toArtifacts(files);
-  let model: LayersModel;
-  try {
-    model = await loadLayersModel({ load: async () => artifacts }, options);
-  } catch (err) {
-    const path = join(dir, MODEL_JSON);
-    throw new CheckpointError(`cannot build a model from checkpoint ${path}: ${errMessage(err)}`, { path, cause: err });
-  }
-  return { model, meta };
+  return { files, meta };
 }

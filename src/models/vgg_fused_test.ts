@@ -1,5 +1,5 @@
 /**
- * VggNet's fused forward paths (inference: BN folded into FusedConv2D + ReLU; training: conv
+ * GraphNet's fused forward paths (inference: BN folded into FusedConv2D + ReLU; training: conv
  * without bias → fused BatchNorm+ReLU kernel) against the plain conv → +bias → BN → ReLU
  * sequence, on wasm and against the cpu backend; and old-format checkpoints through the fused path.
  */
@@ -12,16 +12,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../engine/random.js';
 import { relErr, useBackend } from '../engine/kernels/testing.js';
 import { loadNet, saveNet } from './checkpoint.js';
-import { setFusedForward, VggNet } from './vgg.js';
+import { setFusedForward, GraphNet } from './graph/graph_net.js';
 import { vggPreset } from './vgg_config.js';
+import { vggView } from './vgg_view.js';
 
 const cfg = vggPreset({ width: 16, imageSize: 32, numClasses: 5 });
 
 /** A net with non-trivial BN parameters and statistics (same values on every backend). */
-function makeNet(): VggNet {
-  const net = VggNet.create(cfg, 3);
+function makeNet(): GraphNet {
+  const net = GraphNet.create(cfg, 3);
   const rng = new Rng(4);
-  for (const c of net.layout.convs) {
+  for (const c of vggView(net).layout.convs) {
     net.weight(`${c.bn}/moving_mean`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, -0.3, 0.3)));
     net.weight(`${c.bn}/moving_variance`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 2)));
     net.weight(`${c.bn}/gamma`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 1.5)));
@@ -46,11 +47,11 @@ function evaluate(training: boolean, fused: boolean): Outputs {
     const x = tf.tensor4d(xValues, [B, 32, 32, 3]);
     const seed = tf.tensor2d(seedValues, [B, 5]);
     const mask = net.dropoutMask(B, new Rng(6));
-    const f = net.forward(x, { training, dropoutMask: mask, capture: [net.layout.gradCamLayer] });
+    const f = net.forward(x, { training, dropoutMask: mask, capture: [net.gradCamLayer] });
     const out: Outputs = {
       logits: f.logits.dataSync() as Float32Array,
       stats: f.batchStats.flatMap((s) => [s.mean.dataSync() as Float32Array, s.variance.dataSync() as Float32Array]),
-      grads: new Map(), relu: f.activations[net.layout.gradCamLayer].dataSync() as Float32Array,
+      grads: new Map(), relu: f.activations[net.gradCamLayer].dataSync() as Float32Array,
     };
     tf.dispose([f.logits, ...Object.values(f.activations), ...f.batchStats.flatMap((s) => [s.mean, s.variance])]);
     const { value, grads } = tf.variableGrads(() => {
@@ -107,8 +108,8 @@ test('fused training forward (bias-free conv → fused BN+ReLU) equals the plain
 });
 
 function makeNetLayout(): string[] {
-  const net = VggNet.create(cfg, 0);
-  const names = net.layout.convs.map((c) => c.name);
+  const net = GraphNet.create(cfg, 0);
+  const names = vggView(net).layout.convs.map((c) => c.name);
   net.dispose();
   return names;
 }

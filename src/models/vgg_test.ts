@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { VggNet } from './vgg.js';
+import { GraphNet } from './graph/graph_net.js';
 import { vggPreset, vggLayout, vggParamCount } from './vgg_config.js';
-import { toLayersModel, fromLayersModel } from './layers_model.js';
+import { toLayersModel, fromLayersModel } from './layers_export.js';
 import { Rng } from '../engine/random.js';
+import { vggView } from './vgg_view.js';
 
 await tf.setBackend('cpu');
 
@@ -42,12 +43,12 @@ test('bad preset options name the flag', () => {
 
 test('same seed gives the same weights; inference logits equal the layers model', () => {
   const cfg = vggPreset({ width: 16, imageSize: 32, numClasses: 5 });
-  const a = VggNet.create(cfg, 7);
-  const b = VggNet.create(cfg, 7);
+  const a = GraphNet.create(cfg, 7);
+  const b = GraphNet.create(cfg, 7);
   for (const [k, v] of a.weights) assert.deepEqual(v.dataSync(), b.weights.get(k)!.dataSync(), k);
   // make BN non-trivial so the conversion of moving statistics is exercised
   const rng = new Rng(1);
-  for (const c of a.layout.convs) {
+  for (const c of vggView(a).layout.convs) {
     a.weight(`${c.bn}/moving_mean`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, -0.2, 0.2)));
     a.weight(`${c.bn}/moving_variance`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 2)));
     a.weight(`${c.bn}/gamma`).assign(tf.tensor1d(rng.uniformArray(c.outChannels, 0.5, 1.5)));
@@ -66,7 +67,7 @@ test('same seed gives the same weights; inference logits equal the layers model'
 
 test('training forward: BN moving statistics follow PyTorch semantics', () => {
   const cfg = vggPreset({ width: 32, imageSize: 16, numClasses: 3 });
-  const net = VggNet.create(cfg, 1);
+  const net = GraphNet.create(cfg, 1);
   const rng = new Rng(2);
   const x = tf.tensor4d(rng.uniformArray(4 * 16 * 16 * 3, 0, 2), [4, 16, 16, 3]);
   const r = net.forward(x, { training: true, rng, capture: ['conv1_1'] });
@@ -86,9 +87,9 @@ test('training forward: BN moving statistics follow PyTorch semantics', () => {
 
 test('creating and disposing networks leaks no tensors', () => {
   const cfg = vggPreset({ width: 32, imageSize: 16, numClasses: 3 });
-  VggNet.create(cfg, 0).dispose(); // warm-up
+  GraphNet.create(cfg, 0).dispose(); // warm-up
   const n0 = tf.memory().numTensors;
-  const a = VggNet.create(cfg, 1);
+  const a = GraphNet.create(cfg, 1);
   const b = a.clone();
   a.dispose(); b.dispose();
   assert.equal(tf.memory().numTensors, n0);

@@ -7,8 +7,8 @@ import type { Dataset } from '../data/dataset.js';
 import { compressionObjective, type KdSettings } from '../compress/objective.js';
 import type { TeacherOutputCache } from '../compress/teacher_cache.js';
 import type { MatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
-import type { VggConfig } from '../models/vgg_config.js';
+import { GraphNet } from '../models/graph/graph_net.js';
+import type { ModelConfig } from '../models/model_config.js';
 import { VOC_AUGMENT } from '../train/batches.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
 
@@ -61,7 +61,7 @@ export const VOC_KD_SEED = 42;
 export interface CompressionStageOptions {
   data: Dataset;
   /** The trained network: the frozen, inference-mode teacher (and, for pruning, the start). Not modified. */
-  teacher: VggNet;
+  teacher: GraphNet;
   /** Teacher checkpoint directory (recorded in apc.json). */
   teacherDir?: string;
   matching: MatchingConfig;
@@ -74,7 +74,7 @@ export interface CompressionStageOptions {
 }
 
 export interface DistillOptions extends CompressionStageOptions {
-  studentConfig: VggConfig;
+  studentConfig: ModelConfig;
   recipe: KdRecipe;
   /**
    * Cache the frozen teacher's logits and matched-layer activations per training sample
@@ -93,7 +93,7 @@ export function distill(opts: DistillOptions): Promise<StageResult> {
   return trainToCheckpoints({
     ...opts, label: opts.label ?? `kd+${opts.matching.kind}`,
     meta: { kind: 'student', compression: 'kd', matching: opts.matching, teacher: opts.teacherDir },
-    createNet: () => VggNet.create(opts.studentConfig, opts.seed),
+    createNet: () => GraphNet.create(opts.studentConfig, opts.seed),
     objective: () => compressionObjective({ teacher: opts.teacher, kd: r.kd, matching: opts.matching, betaWarmupSteps: betaWarmupSteps(r, opts.data), teacherCache }),
   });
 }

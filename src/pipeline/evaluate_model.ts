@@ -13,7 +13,7 @@ import { makeAttribution } from '../attribution/registry.js';
 import { collectLogits } from '../eval/collect_logits.js';
 import { AgreementAccumulator, type AgreementReport, LocalizationAccumulator, type LocalizationReport, presentClasses } from '../eval/localization.js';
 import { predictionMetrics } from '../eval/prediction_metrics.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { hostBatch, toTensors } from '../train/batches.js';
 import { createProgress } from '../train/progress.js';
 
@@ -56,7 +56,7 @@ export function maskPairs(data: Dataset, split: SplitName, limit?: number): Pair
 }
 
 /** Computes one method's maps for all pairs, in batches; `onBatch(pairsDone)` after each batch. */
-export function computePairMaps(net: VggNet, data: Dataset, split: SplitName, pairs: readonly Pair[], method: string, batchSize = 32,
+export function computePairMaps(net: GraphNet, data: Dataset, split: SplitName, pairs: readonly Pair[], method: string, batchSize = 32,
   onBatch?: (pairsDone: number) => void): PairMaps {
   const m = makeAttribution(method);
   const maps: Float32Array[] = [];
@@ -122,7 +122,7 @@ export function evalSplitsFor(opts: Pick<EvaluateOptions, 'data' | 'split' | 'pr
   };
 }
 
-export async function evaluateModel(net: VggNet, opts: EvaluateOptions): Promise<ModelEvaluation> {
+export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promise<ModelEvaluation> {
   const { data } = opts;
   const splits = evalSplitsFor(opts);
   const split = splits.localization;

@@ -18,7 +18,7 @@ import { openVocDataset, VOC_EVAL_SPLITS } from '../data/voc.js';
 import { defaultFixtureSpec, writeVocTree } from '../data/voc_fixture.js';
 import { collectLogits } from '../eval/collect_logits.js';
 import { predictionMetrics } from '../eval/prediction_metrics.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from './evaluate_model.js';
 
@@ -29,7 +29,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'apc-evalsplits-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const voc = openVocDataset(writeVocTree(join(tmp, 'voc'), defaultFixtureSpec()), { cacheDir: null, log: () => {}, imageSize: 32 });
-const net = VggNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 20 }), 1);
+const net = GraphNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 20 }), 1);
 test.after(() => net.dispose());
 
 /** Wraps a dataset and records which splits `get` reads. */
@@ -99,7 +99,7 @@ test('evaluateModel: an explicit split puts both groups on it; no methods needs 
 
 test('evaluateModel on shapes: both groups on test, as before', async () => {
   const shapes = createShapesDataset({ imageSize: 32, sizes: { train: 2, val: 3, test: 4 }, statsSamples: 2 });
-  const snet = VggNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 10 }), 2);
+  const snet = GraphNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 10 }), 2);
   try {
     const { data, seen } = recording(shapes);
     const ev = await evaluateModel(snet, { data, methods: ['gradcam'], quiet: true });

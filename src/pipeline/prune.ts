@@ -26,8 +26,9 @@ import { modelStats } from '../models/accounting.js';
 import { checkpointPaths } from '../models/checkpoint_io.js';
 import { writeJsonFile } from '../engine/files.js';
 import { loadNet } from '../models/checkpoint.js';
-import type { VggNet } from '../models/vgg.js';
-import type { VggConfig } from '../models/vgg_config.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import type { ModelConfig } from '../models/model_config.js';
+import { vggView } from '../models/vgg_view.js';
 import { DEFAULT_AUGMENT } from '../train/batches.js';
 import type { Objective } from '../train/fit.js';
 import { SgdMomentum } from '../train/sgd.js';
@@ -63,18 +64,18 @@ interface CommonPruneOptions extends CompressionStageOptions {
   continueFrom?: 'last' | 'best';
 }
 
-async function valMetrics(net: VggNet, data: Dataset, recipe: TrainRecipe): Promise<ValMetrics> {
+async function valMetrics(net: GraphNet, data: Dataset, recipe: TrainRecipe): Promise<ValMetrics> {
   const m = await evaluatePredictions(net, data, 'val', { limit: recipe.valLimit });
   return { mAP: m.mAP, F1: m.F1 };
 }
 
-function fineTuneObjective(opts: CommonPruneOptions): (net: VggNet) => Objective {
+function fineTuneObjective(opts: CommonPruneOptions): (net: GraphNet) => Objective {
   return () => compressionObjective({ teacher: opts.teacher, matching: opts.matching });
 }
 
 /** Trains one round with `student` as the fresh net; disposes it if the round resumes instead. */
-async function fineTuneRound(opts: CommonPruneOptions, student: VggNet, dir: string, label: string, meta: Record<string, unknown>,
-  optimizer?: (net: VggNet) => SgdMomentum, objective?: (net: VggNet) => Objective): Promise<StageResult> {
+async function fineTuneRound(opts: CommonPruneOptions, student: GraphNet, dir: string, label: string, meta: Record<string, unknown>,
+  optimizer?: (net: GraphNet) => SgdMomentum, objective?: (net: GraphNet) => Objective): Promise<StageResult> {
   let used = false;
   try {
     return await trainToCheckpoints({
@@ -89,7 +90,7 @@ async function fineTuneRound(opts: CommonPruneOptions, student: VggNet, dir: str
 }
 
 /** The next round's starting network: round t's last or best weights (caller owns it). */
-async function nextStart(stage: StageResult, dir: string, from: 'last' | 'best'): Promise<VggNet> {
+async function nextStart(stage: StageResult, dir: string, from: 'last' | 'best'): Promise<GraphNet> {
   if (from === 'best') return stage.net;
   stage.net.dispose();
   return (await loadNet(checkpointPaths(dir).last)).net;
@@ -128,7 +129,7 @@ export interface StructuredRound {
 
 export interface StructuredPruneResult extends StageResult {
   /** Architecture of the final pruned network (rebuildable from the teacher config, rate and rounds). */
-  config: VggConfig;
+  config: ModelConfig;
   rounds: StructuredRound[];
 }
 
@@ -142,12 +143,13 @@ export async function structuredPruneAndFineTune(opts: StructuredPruneOptions): 
   const R = opts.rounds ?? 1;
   if (!Number.isInteger(R) || R < 1) throw new Error(`structured pruning rounds must be a positive integer, got ${R}`);
   const rate = opts.rate ?? 0.3;
-  const baseRates = structuredRates(opts.teacher.layout, rate);
-  const originalWidths = opts.teacher.layout.convs.map((c) => c.outChannels);
+  const { layout } = vggView(opts.teacher, 'structured pruning');
+  const baseRates = structuredRates(layout, rate);
+  const originalWidths = layout.convs.map((c) => c.outChannels);
   const importance = opts.importance ?? new L1FilterImportance();
   const from = opts.continueFrom ?? 'last';
   const rounds: StructuredRound[] = [];
-  let current: VggNet = opts.teacher;
+  let current: GraphNet = opts.teacher;
   let stage: StageResult | undefined;
   try {
     for (let t = 1; t <= R; t++) {
@@ -230,7 +232,7 @@ export interface UnstructuredPruneResult {
 }
 
 /** C5: an objective that, before every step, replaces the optimizer's masks by |W| > 0. */
-function maskFromNonzeroObjective(base: Objective, net: VggNet, optimizer: () => SgdMomentum | undefined): Objective {
+function maskFromNonzeroObjective(base: Objective, net: GraphNet, optimizer: () => SgdMomentum | undefined): Objective {
   const owned: tf.Tensor[] = [];
   return {
     beforeStep(batch, rng) {
@@ -264,7 +266,7 @@ export async function unstructuredPruneRounds(opts: UnstructuredPruneOptions): P
   const from = opts.continueFrom ?? 'last';
   const rec = opts.recipe;
   const rounds: UnstructuredRound[] = [];
-  let current: VggNet = opts.teacher;
+  let current: GraphNet = opts.teacher;
   let prev: Map<string, tf.Tensor> | undefined;
   try {
     for (let t = 1; t <= R; t++) {

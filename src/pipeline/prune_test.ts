@@ -10,10 +10,11 @@ import { cumulativeRate, prunedConfig, structuredRates } from '../compress/struc
 import { createShapesDataset } from '../data/shapes.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
 import { loadNet, readCheckpointMeta } from '../models/checkpoint.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import type { TrainRecipe } from './train_to_checkpoints.js';
 import { structuredPruneAndFineTune, unstructuredPruneRounds } from './prune.js';
+import { vggView } from '../models/vgg_view.js';
 
 tf.enableProdMode();
 await tf.setBackend('cpu');
@@ -29,14 +30,14 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 test('structured, 2 rounds with SWA matching: widths = one-shot at P_2, stored in apc.json; resume reuses rounds', async () => {
   await withDir(async (out) => {
-    const teacher = VggNet.create(cfg, 1);
+    const teacher = GraphNet.create(cfg, 1);
     const before = teacher.weight('conv1_1/kernel').dataSync().slice();
     const opts = {
       data, teacher, rate: 0.5, rounds: 2, matching: parseMatchingConfig({ kind: 'swa', beta: 1 }), recipe, seed: 3, outDir: out, quiet: true,
     };
     const r = await structuredPruneAndFineTune(opts);
-    const expected = prunedConfig(cfg, structuredRates(teacher.layout, cumulativeRate(0.5, 2)));
-    assert.deepEqual(r.config.blocks, expected.blocks);
+    const expected = prunedConfig(cfg, structuredRates(vggView(teacher).layout, cumulativeRate(0.5, 2)));
+    assert.deepEqual(vggView(r).config.blocks, expected.blocks);
     assert.deepEqual(r.rounds.map((x) => x.widths[0][0]), [1, 1]); // floor(2·0.5)=1, floor(2·0.25)=0 → 1
     assert.deepEqual(r.rounds[1].widths.at(-1), [4, 4, 4]);
     assert.equal(r.rounds.length, 2);
@@ -56,11 +57,11 @@ test('structured, 2 rounds with SWA matching: widths = one-shot at P_2, stored i
 
 test('unstructured, 2 rounds: masks enforced during fine-tuning, exact k_t zeros, series in rounds.json', async () => {
   await withDir(async (out) => {
-    const teacher = VggNet.create(cfg, 2);
+    const teacher = GraphNet.create(cfg, 2);
     const res = await unstructuredPruneRounds({
       data, teacher, rate: 0.3, rounds: 2, matching: parseMatchingConfig({ kind: 'ewa', beta: 1 }), recipe, seed: 4, outDir: out, quiet: true,
     });
-    const N = teacher.layout.convs.reduce((a, c) => a + 9 * c.inChannels * c.outChannels, 0);
+    const N = vggView(teacher).layout.convs.reduce((a, c) => a + 9 * c.inChannels * c.outChannels, 0);
     assert.deepEqual(res.rounds.map((x) => x.zeros), [1, 2].map((t) => Math.floor(cumulativeRate(0.3, t) * N)));
     let prevZeros: Set<number> | undefined;
     for (const t of [1, 2]) {
@@ -68,7 +69,7 @@ test('unstructured, 2 rounds: masks enforced during fine-tuning, exact k_t zeros
         const { net } = await loadNet(join(out, `round-${t}`, which));
         const zeros = new Set<number>();
         let off = 0;
-        for (const c of net.layout.convs) {
+        for (const c of vggView(net).layout.convs) {
           const w = net.weight(`${c.name}/kernel`).dataSync();
           w.forEach((v, i) => { if (v === 0) zeros.add(off + i); });
           off += w.length;
@@ -82,23 +83,23 @@ test('unstructured, 2 rounds: masks enforced during fine-tuning, exact k_t zeros
     const summary = JSON.parse(await readFile(res.summaryPath, 'utf8'));
     assert.equal(summary.series.length, 2);
     assert.equal(summary.series[1].targetSparsity, cumulativeRate(0.3, 2));
-    assert.ok(summary.series[0].layers.length === teacher.layout.convs.length);
+    assert.ok(summary.series[0].layers.length === vggView(teacher).layout.convs.length);
     teacher.dispose();
   });
 });
 
 test('unstructured compat (C4 inclusive threshold, C5 masks from |W| > 0) and continueFrom best', async () => {
   await withDir(async (out) => {
-    const teacher = VggNet.create(cfg, 5);
+    const teacher = GraphNet.create(cfg, 5);
     const res = await unstructuredPruneRounds({
       data, teacher, rate: 0.4, rounds: 2, matching: parseMatchingConfig({ kind: 'none', beta: 0 }), recipe: { ...recipe, epochs: 1 }, seed: 6,
       outDir: out, quiet: true, continueFrom: 'best', compat: { thresholdInclusive: true, maskFromNonzero: true },
     });
-    const N = teacher.layout.convs.reduce((a, c) => a + 9 * c.inChannels * c.outChannels, 0);
+    const N = vggView(teacher).layout.convs.reduce((a, c) => a + 9 * c.inChannels * c.outChannels, 0);
     res.rounds.forEach((x, i) => assert.ok(x.zeros >= Math.floor(cumulativeRate(0.4, i + 1) * N) + 1));
     const { net } = await loadNet(join(out, 'round-2', 'last'));
     let zeros = 0;
-    for (const c of net.layout.convs) zeros += net.weight(`${c.name}/kernel`).dataSync().filter((v) => v === 0).length;
+    for (const c of vggView(net).layout.convs) zeros += net.weight(`${c.name}/kernel`).dataSync().filter((v) => v === 0).length;
     assert.ok(zeros >= res.rounds[1].zeros, 'C5 masks keep every zero frozen');
     const meta = await readCheckpointMeta(join(out, 'round-2', 'best'));
     assert.deepEqual((meta.unstructured as { compat: unknown }).compat, { thresholdInclusive: true, maskFromNonzero: true });

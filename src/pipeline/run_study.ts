@@ -15,7 +15,7 @@ import { TeacherOutputCache } from '../compress/teacher_cache.js';
 import { checkpointBytes, modelStats } from '../models/accounting.js';
 import { loadNet } from '../models/checkpoint.js';
 import { checkpointPaths, WEIGHTS_BIN } from '../models/checkpoint_io.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
@@ -217,7 +217,7 @@ function attributionRows(ev: ModelEvaluation): Record<string, AttributionRow> {
 }
 
 /** Size and cost of a trained model and its checkpoint (compression spec §4). */
-async function sizeFields(net: VggNet, checkpoint: string): Promise<Pick<ResultRow, 'params' | 'nonZeroParams' | 'flops' | 'flopsEffective' | 'sparsity' | 'bytes' | 'bytesGzip'>> {
+async function sizeFields(net: GraphNet, checkpoint: string): Promise<Pick<ResultRow, 'params' | 'nonZeroParams' | 'flops' | 'flopsEffective' | 'sparsity' | 'bytes' | 'bytesGzip'>> {
   const s = modelStats(net);
   const weights = await readFile(join(checkpoint, WEIGHTS_BIN));
   return {
@@ -226,7 +226,7 @@ async function sizeFields(net: VggNet, checkpoint: string): Promise<Pick<ResultR
   };
 }
 
-async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: VggNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): Promise<ResultRow> {
+async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: GraphNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): Promise<ResultRow> {
   return {
     name, compression, match: matchName(matching), beta: matching?.beta ?? 0, stochastic: matching?.stochastic ?? 0,
     ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev),
@@ -245,7 +245,7 @@ function onDataset<R extends TrainRecipe>(presetRecipe: R, datasetRecipe: R | un
 }
 
 /** Loads a checkpoint, runs `f` on its network and disposes it. */
-async function withCheckpoint<T>(dir: string, f: (net: VggNet) => Promise<T>): Promise<T> {
+async function withCheckpoint<T>(dir: string, f: (net: GraphNet) => Promise<T>): Promise<T> {
   const { net } = await loadNet(dir);
   try {
     return await f(net);
@@ -271,7 +271,7 @@ interface PrunedModel {
  * the trained teacher (which also serves as the frozen matching target) and checkpoint every
  * round, so a rerun resumes. Returns where each final model is.
  */
-async function runPruning(opts: RunStudyOptions, teacher: VggNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void): Promise<PrunedModel[]> {
+async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void): Promise<PrunedModel[]> {
   const pr = opts.preset.prune;
   if (!pr) return [];
   const variants: [string, MatchingConfig][] = [
@@ -325,10 +325,10 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
 
   const studentConfig = vggPreset({ arch: preset.teacher.arch, width: preset.student.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
   const studentRecipe = onDataset(preset.student.recipe, recipes.kd, SHAPES_KD_RECIPE);
-  const students: { variant: StudyVariant; net: VggNet; dir: string; seconds: number }[] = [];
+  const students: { variant: StudyVariant; net: GraphNet; dir: string; seconds: number }[] = [];
   // one teacher cache for all variants (same teacher, same unaugmented training images): the
   // teacher forward runs in the first student's first epoch only
-  const teacherCaptures = [...new Set(preset.variants.flatMap((v) => matchingCaptures(v.matching, t.net.layout, false)))];
+  const teacherCaptures = [...new Set(preset.variants.flatMap((v) => matchingCaptures(v.matching, t.net, false)))];
   const sharedCache = new TeacherOutputCache(t.net, teacherCaptures);
   for (const variant of preset.variants) {
     const r = await distill({ data, teacher: t.net, teacherDir: t.bestDir, studentConfig, matching: variant.matching,
@@ -383,7 +383,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     const { saveStudyHeatmaps } = await import('../report/study_heatmaps.js');
     const { writeReport } = await import('../report/html_report.js');
     const { finalRows } = await import('../report/report_data.js');
-    const inMemory = new Map<string, VggNet>([['teacher', t.net], ...students.map((s) => [s.variant.name, s.net] as [string, VggNet])]);
+    const inMemory = new Map<string, GraphNet>([['teacher', t.net], ...students.map((s) => [s.variant.name, s.net] as [string, GraphNet])]);
     const heatmapStart = Date.now();
     await saveStudyHeatmaps({ data, split, methods: preset.methods, outDir, seed, quiet: opts.quiet,
       models: finalRows(results.models).map((r) => ({ name: r.name, net: inMemory.get(r.name), checkpoint: r.checkpoint })) });

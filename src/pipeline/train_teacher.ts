@@ -1,7 +1,7 @@
 /** Trains a teacher from scratch: the library function behind `apc train` and `apc run`'s first stage. */
 import type { Dataset } from '../data/dataset.js';
-import { VggNet } from '../models/vgg.js';
-import type { VggConfig } from '../models/vgg_config.js';
+import { GraphNet } from '../models/graph/graph_net.js';
+import type { ModelConfig } from '../models/model_config.js';
 import { VOC_AUGMENT } from '../train/batches.js';
 import { labelObjective } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
@@ -53,7 +53,7 @@ export const VOC_TEACHER_SEED = 3;
 
 export interface TrainTeacherOptions {
   data: Dataset;
-  config: VggConfig;
+  config: ModelConfig;
   recipe: TrainRecipe;
   seed: number;
   outDir: string;
@@ -65,7 +65,7 @@ export interface TrainTeacherOptions {
 export function trainTeacher(opts: TrainTeacherOptions): Promise<StageResult> {
   return trainToCheckpoints({
     ...opts, label: 'teacher', meta: { kind: 'teacher', compression: 'none' },
-    createNet: () => VggNet.create(opts.config, opts.seed),
+    createNet: () => GraphNet.create(opts.config, opts.seed),
     objective: () => labelObjective(multiLabelSoftMargin),
   });
 }

@@ -10,8 +10,8 @@ import { currentBackend } from '../engine/backend.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
 import { checkpointPaths } from '../models/checkpoint_io.js';
 import { loadNet, loadOptimizerState, saveNet } from '../models/checkpoint.js';
-import type { VggNet } from '../models/vgg.js';
-import { vggParamCount } from '../models/vgg_config.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import { modelStats } from '../models/accounting.js';
 import type { AugmentOptions } from '../train/batches.js';
 import { fit, type Objective, type TrainState } from '../train/fit.js';
 import type { SgdMomentum } from '../train/sgd.js';
@@ -45,8 +45,8 @@ export interface StageOptions {
   seed: number;
   recipe: TrainRecipe;
   /** Fresh network when not resuming (the stage may start from a copy of another). */
-  createNet: () => VggNet;
-  objective: (net: VggNet) => Objective;
+  createNet: () => GraphNet;
+  objective: (net: GraphNet) => Objective;
   /** Stage-specific metadata for apc.json (kind, compression, matching …). */
   meta: Record<string, unknown>;
   resume?: boolean;
@@ -60,11 +60,11 @@ export interface StageOptions {
    * plain SgdMomentum from the recipe. Its momentum buffers are disposed after training; masks
    * stay the caller's.
    */
-  optimizer?: (net: VggNet) => SgdMomentum;
+  optimizer?: (net: GraphNet) => SgdMomentum;
 }
 
 export interface StageResult {
-  net: VggNet;
+  net: GraphNet;
   state: TrainState;
   bestDir: string;
   seconds: number;
@@ -74,7 +74,7 @@ export interface StageResult {
 
 export async function trainToCheckpoints(opts: StageOptions): Promise<StageResult> {
   const paths = checkpointPaths(opts.outDir);
-  let net: VggNet;
+  let net: GraphNet;
   let resume: { state: TrainState; optimizerState?: tf.Tensor[] } | undefined;
   if (opts.resume && existsSync(paths.last)) {
     const loaded = await loadNet(paths.last);
@@ -90,7 +90,7 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
   const meta = (state: TrainState, which: string) => ({
     ...opts.meta, which, dataset: opts.data.info.name, classNames: opts.data.info.classNames,
     imageSize: opts.data.info.height, normalization: { mean: opts.data.info.mean, std: opts.data.info.std },
-    params: vggParamCount(net.config), recipe: r, seed: opts.seed, trainState: state,
+    params: modelStats(net.config).params, recipe: r, seed: opts.seed, trainState: state,
     metrics: state.history.at(-1)?.metrics ?? {},
     provenance: { apc: APC_VERSION, backend: currentBackend()?.name, savedAt: new Date().toISOString(), ...opts.provenance },
   });

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttributionMethod, disposeAttribution } from '../attribution/attribution_method.js';
 import { makeAttribution } from '../attribution/registry.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 
 export interface Normalization {
   /** Per-channel mean of [0,1] pixels. */
@@ -33,8 +33,8 @@ export interface Explanation extends Prediction {
   readonly method: string;
 }
 
-function inputTensor(net: VggNet, image: Float32Array, norm: Normalization): tf.Tensor4D {
-  const [h, w] = net.config.inputSize;
+function inputTensor(net: GraphNet, image: Float32Array, norm: Normalization): tf.Tensor4D {
+  const [h, w] = net.inputSize;
   if (image.length !== h * w * 3) {
     throw new Error(`explain: image has ${image.length} values, the network needs ${h}×${w}×3 = ${h * w * 3} (resize it first)`);
   }
@@ -42,7 +42,7 @@ function inputTensor(net: VggNet, image: Float32Array, norm: Normalization): tf.
 }
 
 /** The logits of one normalised input. */
-function logitsOf(net: VggNet, x: tf.Tensor4D): Float32Array {
+function logitsOf(net: GraphNet, x: tf.Tensor4D): Float32Array {
   return tf.tidy(() => Float32Array.from(net.predict(x).dataSync()));
 }
 
@@ -54,7 +54,7 @@ function toPrediction(logits: Float32Array): Prediction {
 }
 
 /** The network's prediction for one image (H·W·3 in [0,1] at its input size). */
-export function predictImage(net: VggNet, image: Float32Array, norm: Normalization): Prediction {
+export function predictImage(net: GraphNet, image: Float32Array, norm: Normalization): Prediction {
   return toPrediction(tf.tidy(() => logitsOf(net, inputTensor(net, image, norm))));
 }
 
@@ -63,7 +63,7 @@ export function predictImage(net: VggNet, image: Float32Array, norm: Normalizati
  * image and class (default: the network's top-1 class). No tensors are left behind.
  */
 export function explainImage(
-  net: VggNet, method: string | AttributionMethod, image: Float32Array, norm: Normalization, classIndex?: number,
+  net: GraphNet, method: string | AttributionMethod, image: Float32Array, norm: Normalization, classIndex?: number,
 ): Explanation {
   const m = typeof method === 'string' ? makeAttribution(method) : method;
   const x = inputTensor(net, image, norm);

@@ -21,7 +21,7 @@ import { Rng } from '../engine/random.js';
 import { presentClasses } from '../eval/localization.js';
 import { loadNet } from '../models/checkpoint.js';
 import { writeJsonFile } from '../engine/files.js';
-import type { VggNet } from '../models/vgg.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { hostBatch, toTensors } from '../train/batches.js';
 import { createProgress } from '../train/progress.js';
 import { DEFAULT_COLORMAP } from './colormap.js';
@@ -31,7 +31,7 @@ import { classOutline, encodePng, normalizeMap, renderOverlay } from './heatmap_
 /** A model to draw: an in-memory net (the caller keeps ownership) or a checkpoint to load. */
 export interface HeatmapModel {
   readonly name: string;
-  readonly net?: VggNet;
+  readonly net?: GraphNet;
   /** Checkpoint directory, loaded (and disposed afterwards) when `net` is absent. */
   readonly checkpoint?: string;
 }
@@ -100,7 +100,7 @@ export function chooseHeatmapImages(
   return chosen;
 }
 
-function logitsFn(net: VggNet, data: Dataset, split: SplitName, batchSize: number): (indices: number[]) => Float32Array {
+function logitsFn(net: GraphNet, data: Dataset, split: SplitName, batchSize: number): (indices: number[]) => Float32Array {
   return (indices) => {
     const K = data.info.classNames.length;
     const out = new Float32Array(indices.length * K);
@@ -132,8 +132,8 @@ export async function saveStudyHeatmaps(opts: SaveStudyHeatmapsOptions): Promise
   const root = join(opts.outDir, HEATMAP_DIR);
 
   const { height: H, width: W, classNames } = data.info;
-  const nets: VggNet[] = [];
-  const loaded: VggNet[] = [];
+  const nets: GraphNet[] = [];
+  const loaded: GraphNet[] = [];
   // the input batches, uploaded once for every (method, model)
   const batches: { start: number; x: tf.Tensor4D; targets: number[] }[] = [];
   try {

@@ -102,7 +102,7 @@ test('saveStudyHeatmaps writes input and per-(method, model) PNGs and a manifest
 
 test('saveStudyHeatmaps rejects bad arguments before drawing anything', async () => {
   const data = fakeData([[0]]);
-  const net = tinyNet({ inputSize: [2, 2], numClasses: 4 });
+  const net = tinyNet({ blocks: [[4]], inputSize: [2, 2], numClasses: 4 });
   const base = { data, split: 'test' as const, methods: ['gradcam'], outDir: join(dir, 'bad'), seed: 0, quiet: true };
   await assert.rejects(saveStudyHeatmaps({ ...base, models: [] }), /no models/);
   await assert.rejects(saveStudyHeatmaps({ ...base, models: [{ name: 'a' }] }), /model 'a' has neither a net nor a checkpoint/);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.js';
 import { Rng } from '../engine/random.js';
-import type { BatchStat, VggNet } from '../models/vgg.js';
+import type { BatchStat, GraphNet } from '../models/graph/graph_net.js';
 import { type AugmentOptions, epochOrder, hostBatch, toTensors } from './batches.js';
 import { createProgress } from './progress.js';
 import { SgdMomentum, type SgdOptions, stepLr } from './sgd.js';
@@ -28,7 +28,7 @@ export interface Objective {
   /** Work done outside the gradient tape before the step (e.g. teacher targets); disposed by `afterStep`. */
   beforeStep?(batch: TrainBatch, rng: Rng): void;
   /** The loss, computed inside the gradient tape. */
-  loss(net: VggNet, batch: TrainBatch, rng: Rng): LossResult;
+  loss(net: GraphNet, batch: TrainBatch, rng: Rng): LossResult;
   afterStep?(): void;
 }
 
@@ -66,10 +66,10 @@ export interface FitOptions {
   /** Use only the first N training samples (quick runs and tests). */
   readonly trainLimit?: number;
   /** Metrics after each epoch (inference mode); the key `selectBy` picks the best checkpoint. */
-  readonly evaluate: (net: VggNet, epoch: number) => Promise<EpochMetrics> | EpochMetrics;
+  readonly evaluate: (net: GraphNet, epoch: number) => Promise<EpochMetrics> | EpochMetrics;
   readonly selectBy: string;
   /** Persists 'last' after every epoch and 'best' when the selected metric strictly improves. */
-  readonly checkpoint?: (which: 'last' | 'best', net: VggNet, state: TrainState, optimizer: SgdMomentum) => Promise<void>;
+  readonly checkpoint?: (which: 'last' | 'best', net: GraphNet, state: TrainState, optimizer: SgdMomentum) => Promise<void>;
   /** Continue from a saved state (net already holds the last weights). */
   readonly resume?: { state: TrainState; optimizerState?: tf.Tensor[] };
   /** Called with the gradients before the update (e.g. pruning masks) — rarely needed. */
@@ -87,7 +87,7 @@ export interface FitReport {
 }
 
 /** Trains `net` in place with SGD; returns the history. */
-export async function fit(net: VggNet, objective: Objective, opts: FitOptions): Promise<FitReport> {
+export async function fit(net: GraphNet, objective: Objective, opts: FitOptions): Promise<FitReport> {
   const started = Date.now();
   const vars = net.trainableVariables();
   const optimizer = opts.optimizer ?? new SgdMomentum({ ...opts.sgd });
@@ -160,7 +160,7 @@ export async function fit(net: VggNet, objective: Objective, opts: FitOptions): 
  * One optimisation step: objective hooks, gradients of the loss w.r.t. `vars`, the SGD update and
  * the BN moving-statistics update. Returns the loss and its parts as numbers; leaks no tensor.
  */
-export async function trainStep(net: VggNet, objective: Objective, optimizer: SgdMomentum, vars: tf.Variable[],
+export async function trainStep(net: GraphNet, objective: Objective, optimizer: SgdMomentum, vars: tf.Variable[],
   batch: TrainBatch, rng: Rng): Promise<{ loss: number; parts: Record<string, number> }> {
   objective.beforeStep?.(batch, rng);
   let kept: LossResult | undefined;

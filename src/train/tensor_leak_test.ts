@@ -11,7 +11,7 @@ import { compressionObjective } from '../compress/objective.js';
 import { memorySnapshot, useBackend } from '../engine/kernels/testing.js';
 import { Rng } from '../engine/random.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
-import { VggNet } from '../models/vgg.js';
+import { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { labelObjective, type Objective, trainStep } from './fit.js';
 import { multiLabelSoftMargin } from './losses.js';
@@ -19,8 +19,8 @@ import { SgdMomentum } from './sgd.js';
 
 test('tensor count is flat across trainStep calls (label, KD + matching objectives)', async () => {
   await useBackend('wasm');
-  const teacher = VggNet.create(vggPreset({ width: 16, imageSize: 32, numClasses: 5 }), 1);
-  const student = VggNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 5 }), 2);
+  const teacher = GraphNet.create(vggPreset({ width: 16, imageSize: 32, numClasses: 5 }), 1);
+  const student = GraphNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 5 }), 2);
   const rng = new Rng(3);
   const B = 4;
   const x = tf.tensor4d(rng.uniformArray(B * 32 * 32 * 3, -1, 1), [B, 32, 32, 3]);

@@ -1,33 +1,49 @@
 /**
- * The apc kernel pack: kernels that make training a VGG-with-BatchNorm fast on the `wasm` backend
- * (and the BatchNorm kernels on `cpu`). All are checked against the cpu backend in the *_test.ts
- * files beside them.
+ * The apc kernel pack: kernels that make training a VGG-with-BatchNorm or a MobileNet fast on the
+ * `wasm` backend (and the BatchNorm kernels on `cpu`). All are checked against the cpu backend in
+ * the *_test.ts files beside them (mobilenet_ops_test.ts: the remaining ops a MobileNet needs).
  *
  *   wasm  Conv2DBackpropFilter   missing in tfjs-backend-wasm; per-tap XNNPACK GEMMs
  *         Conv2DBackpropInput    replaces the scalar C++ kernel (≈10× faster, XNNPACK conv)
+ *         DepthwiseConv2dNativeBackpropInput   missing; XNNPACK depthwise conv of dy (spread by the
+ *                                stride) with the reversed filter — as fast as the forward conv at stride 1
+ *         DepthwiseConv2dNativeBackpropFilter  missing; JS loop, all 9 taps of a 3×3 per dy load
+ *                                (no GEMM in it; XNNPACK formulations measured 1.5–3× slower)
  *         ApcBatchNormTrain(Grad) fused training BN, optionally with the ReLU fused in (ops/batch_norm_train.ts)
+ *         AvgPoolGrad            JS scatter, or XNNPACK as a transposed depthwise conv when windows overlap a lot
+ *                                (the shipped scalar kernel took 14 ms where the forward pool takes 1)
+ *         Conv2D, FusedConv2D,   'same' padding passed as explicit padding: the shipped kernels' XNNPACK
+ *         DepthwiseConv2dNative, computes negative 'same' padding unsigned (e.g. 1×3 stride 2 on an even
+ *         FusedDepthwiseConv2D   size) and returned garbage (same_padding.ts)
  *         Identity               shares data instead of copying (every saved-for-gradient clone)
  *         MaxPoolGrad            JS loop (≈4× faster than the shipped kernel; the 2×2/2 case branch-free, ≈2× more)
  *         Sum                    leading-axes sums without the transpose (bias gradients)
  *   cpu   ApcBatchNormTrain(Grad)
+ *
+ * MobileNet depthwise train step (depthwiseConv2d forward + dx + dW, batch 16, 32×32×96, 3×3
+ * 'same'; `npm run bench` prints it): see the depthwise row of the bench, DEPTHWISE_FIGURES below.
  *
  * Training step, VGG [16,16,P,32,32,P,64,64,64,P,128,128,128,P] 64×64, batch 16, 20 logits,
  * Node 20 single thread (shared 2-core VM, so ±20%): tfjs cpu 277 s; wasm with only a backprop-
  * filter kernel and composite BN ≈2.0 s; wasm + this pack ≈0.36 s. Convolutions (forward, both
  * backprops, all XNNPACK-bound) are then ≈75% of the step.
  *
- * With VggNet's fused paths (models/vgg.ts: bias-free conv → BN+ReLU kernel in training, BN folded
+ * With GraphNet's fused paths (models/vgg.ts: bias-free conv → BN+ReLU kernel in training, BN folded
  * into FusedConv2D + ReLU in inference) the vgg16s/8 @64 batch-16 step measured 107 ms against
  * PyTorch 1.13's 63 ms on the same 2 cores (`npm run bench -- --vs-torch`); per kernel, one step:
  * Conv2DBackpropFilter ≈33 ms, Conv2D ≈21, Conv2DBackpropInput ≈18, BN+ReLU fwd+bwd ≈18.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { avgPoolGradWasmConfig } from './avg_pool_grad.js';
 import { conv2DBackpropFilterWasmConfig } from './conv2d_backprop_filter.js';
 import { makeConv2DBackpropInputWasmConfig } from './conv2d_backprop_input.js';
 import { batchNormKernelConfigs } from './batch_norm.js';
+import { depthwiseConv2dBackpropFilterWasmConfig } from './depthwise_conv2d_backprop_filter.js';
+import { depthwiseConv2dBackpropInputWasmConfig } from './depthwise_conv2d_backprop_input.js';
 import { makeIdentityWasmConfig } from './identity.js';
 import { maxPoolGradWasmConfig } from './max_pool_grad.js';
+import { makeSamePaddingWasmConfigs } from './same_padding.js';
 import { makeSumWasmConfig } from './sum.js';
 
 function packFor(backendName: string): KernelConfig[] {
@@ -40,9 +56,13 @@ function packFor(backendName: string): KernelConfig[] {
         conv2DBackpropFilterWasmConfig,
         makeConv2DBackpropInputWasmConfig(),
         ...batchNormKernelConfigs('wasm'),
+        depthwiseConv2dBackpropFilterWasmConfig,
+        depthwiseConv2dBackpropInputWasmConfig,
         makeIdentityWasmConfig(),
         maxPoolGradWasmConfig,
+        avgPoolGradWasmConfig,
         makeSumWasmConfig(),
+        ...makeSamePaddingWasmConfigs(),
       ];
     case 'cpu':
       return [...batchNormKernelConfigs('cpu')];

@@ -15,7 +15,8 @@ test('registerKernelPack: names per backend, idempotent, nothing for other backe
   const second = registerKernelPack('wasm');
   assert.deepEqual(second, first);
   second.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), configs[i], n));
-  for (const n of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'ApcBatchNormTrain', 'ApcBatchNormTrainGrad']) {
+  for (const n of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'ApcBatchNormTrain', 'ApcBatchNormTrainGrad',
+    'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'AvgPoolGrad', 'DepthwiseConv2dNative']) {
     assert.ok(first.includes(n), n);
   }
   assert.deepEqual(registerKernelPack('cpu'), ['ApcBatchNormTrain', 'ApcBatchNormTrainGrad']);

@@ -7,7 +7,7 @@
  * (the dependence of μ and σ² on x included). `mean` and `variance` are returned for the moving
  * averages and carry no gradient.
  *
- * Options (both exact rewrites, used by VggNet's training forward):
+ * Options (both exact rewrites, used by GraphNet's training forward):
  *  - `relu`: y = max(0, BN(x)) in one kernel (forward and backward), instead of BN then Relu.
  *  - `bias`: x is a conv output *without* its bias b, and the result is that of BN(x + b). A
  *    per-channel constant cancels in batch-statistics BN, so y is BN(x) and needs no add over the
