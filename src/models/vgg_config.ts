@@ -5,6 +5,7 @@
  * so later stages can address the Grad-CAM layer (last ReLU) and the matched layer (last pool).
  */
 import { z } from 'zod';
+import { InputNormalizationSchema } from './graph/graph_spec.js';
 
 export const VggConfigSchema = z.object({
   kind: z.literal('vgg'),
@@ -19,6 +20,8 @@ export const VggConfigSchema = z.object({
   bnEpsilon: z.number().positive().default(1e-5),
   /** Fraction of the batch statistic mixed into the moving statistic (PyTorch momentum 0.1). */
   bnMomentum: z.number().gt(0).lte(1).default(0.1),
+  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
+  normalization: InputNormalizationSchema.optional(),
 });
 export type VggConfig = z.infer<typeof VggConfigSchema>;
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
-import { parseGraphSpec } from '../graph/graph_spec.js';
+import { InputNormalizationSchema, parseGraphSpec } from '../graph/graph_spec.js';
 
 const BlockSchema = z.object({
   /** Expansion factor t (hidden channels = t · input channels). */
@@ -30,6 +30,8 @@ export const MobileNetV2ConfigSchema = z.object({
   dropout: z.number().min(0).max(0.95).default(0.2),
   bnEpsilon: z.number().positive().default(1e-5),
   bnMomentum: z.number().gt(0).lte(1).default(0.1),
+  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
+  normalization: InputNormalizationSchema.optional(),
 });
 export type MobileNetV2Config = z.infer<typeof MobileNetV2ConfigSchema>;
 
@@ -81,5 +83,5 @@ export function mobilenetV2Graph(cfg: MobileNetV2Config): GraphSpec {
   nodes.push({ op: 'globalAvgPool', name: 'avgpool', inputs: [prev] },
     { op: 'dropout', name: 'classifier.0', inputs: ['avgpool'], rate: cfg.dropout },
     { op: 'dense', name: 'classifier.1', inputs: ['classifier.0'], units: cfg.numClasses });
-  return parseGraphSpec({ kind: 'graph', name: 'mobilenetv2', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3] }, nodes, output: 'classifier.1' }, 'mobilenetv2 graph');
+  return parseGraphSpec({ kind: 'graph', name: 'mobilenetv2', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3], ...(cfg.normalization ? { normalization: cfg.normalization } : {}) }, nodes, output: 'classifier.1' }, 'mobilenetv2 graph');
 }

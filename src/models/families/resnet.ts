@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
-import { parseGraphSpec } from '../graph/graph_spec.js';
+import { InputNormalizationSchema, parseGraphSpec } from '../graph/graph_spec.js';
 
 export const ResNetConfigSchema = z.object({
   kind: z.literal('resnet'),
@@ -23,6 +23,8 @@ export const ResNetConfigSchema = z.object({
   dropout: z.number().min(0).max(0.95).default(0),
   bnEpsilon: z.number().positive().default(1e-5),
   bnMomentum: z.number().gt(0).lte(1).default(0.1),
+  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
+  normalization: InputNormalizationSchema.optional(),
 }).refine((c) => c.blocks.length === c.widths.length, { message: 'blocks and widths need one entry per stage', path: ['widths'] });
 export type ResNetConfig = z.infer<typeof ResNetConfigSchema>;
 
@@ -63,5 +65,5 @@ export function resnetGraph(cfg: ResNetConfig): GraphSpec {
   nodes.push({ op: 'globalAvgPool', name: 'avgpool', inputs: [prev] },
     { op: 'dropout', name: 'dropout', inputs: ['avgpool'], rate: cfg.dropout },
     { op: 'dense', name: 'fc', inputs: ['dropout'], units: cfg.numClasses });
-  return parseGraphSpec({ kind: 'graph', name: 'resnet', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3] }, nodes, output: 'fc' }, 'resnet graph');
+  return parseGraphSpec({ kind: 'graph', name: 'resnet', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3], ...(cfg.normalization ? { normalization: cfg.normalization } : {}) }, nodes, output: 'fc' }, 'resnet graph');
 }

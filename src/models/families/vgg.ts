@@ -33,6 +33,6 @@ export function vggGraph(cfg: VggConfig): GraphSpec {
     { op: 'dense', name: 'fc', inputs: ['dropout'], units: cfg.numClasses },
   );
   return parseGraphSpec({
-    kind: 'graph', name: 'vgg', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3] }, nodes, output: 'fc',
+    kind: 'graph', name: 'vgg', input: { shape: [cfg.inputSize[0], cfg.inputSize[1], 3], ...(cfg.normalization ? { normalization: cfg.normalization } : {}) }, nodes, output: 'fc',
   }, 'vgg graph');
 }
