@@ -10,8 +10,7 @@ import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { chainLayers } from './forward_trace.js';
-import { targetGradient } from './gradients.js';
+import { logitsFunction, targetGradient } from './gradients.js';
 
 export const GradientXInputConfigSchema = z.object({
   /** 'signed' = Σ_ch x ⊙ ∂z_c/∂x; 'absolute' = its absolute value. */
@@ -36,7 +35,7 @@ export class GradientXInput implements AttributionMethod {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
       const oneHot = oneHotTargets(classIndices, net.numClasses);
-      const { grad, logits } = targetGradient(chainLayers(net), images, oneHot);
+      const { grad, logits } = targetGradient(logitsFunction(net), images, oneHot);
       let maps = tf.sum(tf.mul(images, grad), 3) as tf.Tensor3D;
       if (this.config.sign === 'absolute') maps = tf.abs(maps);
       return { maps, ...logitsToHost(logits, classIndices) };

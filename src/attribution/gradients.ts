@@ -8,16 +8,41 @@
  */
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Layer, runLayers } from './forward_trace.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
+import { type Layer, chainLayers, runLayers } from './forward_trace.js';
+
+/** Inference logits as a differentiable function of the input. */
+export type LogitsFn = (x: tf.Tensor) => tf.Tensor;
 
 /**
- * ∂(Σ_n z_{n,c_n})/∂x through `layers` (from x to the logits). Because the images of a batch do
- * not interact in inference mode, row n of the result is ∂z_{n,c_n}/∂x_n. Also returns the logits.
+ * The network's inference logits as a function of its input: on a VGG-style chain the
+ * layer-by-layer path (its conv input-gradient is apc's fast custom one), on any other graph the
+ * graph executor.
  */
-export function targetGradient(layers: readonly Layer[], x: tf.Tensor, oneHot: tf.Tensor2D): { grad: tf.Tensor; logits: tf.Tensor2D } {
+export function logitsFunction(net: GraphNet): LogitsFn {
+  let layers: Layer[];
+  try {
+    layers = chainLayers(net);
+  } catch {
+    return (t) => net.forward(t as tf.Tensor4D).logits;
+  }
+  return (t) => runLayers(layers, t);
+}
+
+function asFunction(f: readonly Layer[] | LogitsFn): LogitsFn {
+  return typeof f === 'function' ? f : (t) => runLayers(f, t);
+}
+
+/**
+ * ∂(Σ_n z_{n,c_n})/∂x through `f` (layers or a function from x to the logits). Because the images
+ * of a batch do not interact in inference mode, row n of the result is ∂z_{n,c_n}/∂x_n. Also
+ * returns the logits.
+ */
+export function targetGradient(f: readonly Layer[] | LogitsFn, x: tf.Tensor, oneHot: tf.Tensor2D): { grad: tf.Tensor; logits: tf.Tensor2D } {
+  const logitsOf = asFunction(f);
   return tf.tidy(() => {
     // dy = one-hot: the gradient of Σ logits ⊙ oneHot, with the logits as the value
-    const { value, grads } = tf.valueAndGrads((t: tf.Tensor) => runLayers(layers, t))([x], oneHot);
+    const { value, grads } = tf.valueAndGrads((t: tf.Tensor) => logitsOf(t))([x], oneHot);
     return { grad: grads[0], logits: value as tf.Tensor2D };
   });
 }
@@ -41,7 +66,7 @@ export interface GradientSumOptions {
  * Σ_k w_k·T(∂z_{c_n}/∂x)(input(n, k)) for every image n: [N,H,W,3]. Points of all images are
  * batched together (chunks of `batchSize`), so the sum for an image does not depend on the others.
  */
-export function weightedGradientSum(layers: readonly Layer[], oneHot: tf.Tensor2D, opts: GradientSumOptions): tf.Tensor4D {
+export function weightedGradientSum(layers: readonly Layer[] | LogitsFn, oneHot: tf.Tensor2D, opts: GradientSumOptions): tf.Tensor4D {
   const total = opts.images * opts.points;
   const batch = Math.max(1, Math.floor(opts.batchSize));
   let acc: tf.Tensor4D | undefined;

@@ -11,4 +11,4 @@ export * from './ebp.js';
 export * from './integrated_gradients.js';
 export * from './smooth_grad.js';
 export * from './gradient_x_input.js';
-export { targetGradient, weightedGradientSum } from './gradients.js';
+export { logitsFunction, targetGradient, weightedGradientSum, type LogitsFn } from './gradients.js';

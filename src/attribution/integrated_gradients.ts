@@ -14,8 +14,7 @@ import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   NormalizationSchema, type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { runLayers, chainLayers } from './forward_trace.js';
-import { weightedGradientSum } from './gradients.js';
+import { logitsFunction, weightedGradientSum } from './gradients.js';
 
 export const IntegrationMethodSchema = z.enum(['gaussLegendre', 'riemannLeft', 'riemannRight', 'riemannMiddle', 'riemannTrapezoid']);
 export type IntegrationMethod = z.infer<typeof IntegrationMethodSchema>;
@@ -116,7 +115,7 @@ export class IntegratedGradients implements AttributionMethod {
   attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const layers = chainLayers(net);
+      const layers = logitsFunction(net);
       const oneHot = oneHotTargets(classIndices, net.numClasses);
       const { alphas, weights } = quadrature(this.config.method, this.config.steps);
       const alpha = tf.tensor1d(alphas);
@@ -128,7 +127,7 @@ export class IntegratedGradients implements AttributionMethod {
       });
       let maps = tf.sum(tf.mul(diff, avg), 3) as tf.Tensor3D;
       if (this.config.sign === 'absolute') maps = tf.abs(maps);
-      const logits = runLayers(layers, images) as tf.Tensor2D;
+      const logits = layers(images) as tf.Tensor2D;
       return { maps, ...logitsToHost(logits, classIndices) };
     });
   }

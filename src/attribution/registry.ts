@@ -3,7 +3,9 @@
  * `kinds()`, and `makeAttribution(kind, cfg)` validates cfg with the method's own schema.
  */
 import type { AttributionKind, AttributionMethod } from './attribution_method.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { Ebp } from './ebp.js';
+import { chainLayers } from './forward_trace.js';
 import { GradCam } from './grad_cam.js';
 import { GradientXInput } from './gradient_x_input.js';
 import { IntegratedGradients } from './integrated_gradients.js';
@@ -56,6 +58,24 @@ export const ATTRIBUTION_ALIASES: Readonly<Record<string, AttributionKind>> = { 
 /** A method by kind (or alias), its config validated (errors name the method and the field). */
 export function makeAttribution(kind: string, cfg: unknown = {}): AttributionMethod {
   return attributionMethods.make(ATTRIBUTION_ALIASES[kind] ?? kind, cfg);
+}
+
+/** Methods that walk a VGG-style chain of layers (`chainLayers`): LRP, RAP, EBP. */
+const CHAIN_METHODS: readonly string[] = ['lrp', 'rap', 'ebp'];
+
+/**
+ * Why `kind` cannot explain `net` yet (undefined when it can): LRP, RAP and EBP need a plain
+ * VGG-style chain until their rules for residual and depthwise graphs land. Callers skip such a
+ * method and say so instead of producing a wrong map.
+ */
+export function unsupportedReason(kind: string, net: GraphNet): string | undefined {
+  if (!CHAIN_METHODS.includes(ATTRIBUTION_ALIASES[kind] ?? kind)) return undefined;
+  try {
+    chainLayers(net);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Registered kinds, sorted. */

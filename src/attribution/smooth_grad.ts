@@ -16,8 +16,7 @@ import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
 import { Rng } from '../engine/random.js';
-import { runLayers, chainLayers } from './forward_trace.js';
-import { weightedGradientSum } from './gradients.js';
+import { logitsFunction, weightedGradientSum } from './gradients.js';
 
 export const SmoothGradConfigSchema = z.object({
   /** Noisy samples per image (Smilkov et al. use 50). */
@@ -51,7 +50,7 @@ export class SmoothGrad implements AttributionMethod {
     return tf.tidy(() => {
       const { samples, noiseLevel, seed, absoluteGradients, internalBatchSize } = this.config;
       const [, h, w, c] = images.shape;
-      const layers = chainLayers(net);
+      const layers = logitsFunction(net);
       const oneHot = oneHotTargets(classIndices, net.numClasses);
       // tfjs treats seed 0 as "unseeded": derive a non-zero seed from ours
       const noise = tf.randomNormal([samples, h, w, c], 0, 1, 'float32', 1 + Rng.derive(seed, 'smoothgrad').nextUint32());
@@ -62,7 +61,7 @@ export class SmoothGrad implements AttributionMethod {
         input: (n, k) => tf.add(tf.gather(images, n), tf.mul(tf.gather(sigma, n), tf.gather(noise, k))) as tf.Tensor4D,
       });
       const maps = tf.sum(mean, 3) as tf.Tensor3D;
-      const logits = runLayers(layers, images) as tf.Tensor2D;
+      const logits = layers(images) as tf.Tensor2D;
       return { maps, ...logitsToHost(logits, classIndices) };
     });
   }

@@ -5,7 +5,8 @@
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { Sample } from '../data/dataset.js';
 import { openDataset } from '../data/registry.js';
-import { loadNet, type NetMeta } from '../models/checkpoint.js';
+import type { NetMeta } from '../models/checkpoint.js';
+import { loadModel } from '../models/load_model.js';
 import { writeFileAtomic } from '../engine/files.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import { explainImage, type Normalization, resizeImage } from '../report/explain.js';
@@ -40,7 +41,7 @@ export function checkpointLabel(dir: string): string {
   return /^round-\d+$/.test(name) ? `${basename(dirname(stage))} ${name}` : name;
 }
 
-interface Loaded { dir: string; label: string; net: GraphNet; meta: NetMeta }
+interface Loaded { dir: string; label: string; net: GraphNet; meta: Partial<NetMeta> }
 
 export async function explainCommand(f: ExplainFlags): Promise<void> {
   if ((f.image === undefined) === (f.data === undefined)) {
@@ -51,7 +52,7 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
   const models: Loaded[] = [];
   try {
     for (const dir of [f.model, ...(f.compare ?? [])]) {
-      const { net, meta } = await loadNet(dir);
+      const { net, meta } = await loadModel(dir);
       models.push({ dir, label: checkpointLabel(dir), net, meta });
     }
     const first = models[0];
@@ -87,7 +88,9 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
       norm = saved ?? openDataset(String(first.meta.dataset ?? 'shapes'), { imageSize: H }).info;
       source = f.image!;
     }
-    if (!classNames || classNames.length !== first.net.numClasses) {
+    // an imported model names no classes: number them
+    classNames ??= Array.from({ length: first.net.numClasses }, (_, k) => `class ${k}`);
+    if (classNames.length !== first.net.numClasses) {
       throw new Error(`${f.model} has ${first.net.numClasses} classes but its apc.json names ${classNames?.length ?? 'none'}`);
     }
 

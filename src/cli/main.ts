@@ -13,6 +13,9 @@ import { explainCommand } from './explain_command.js';
 import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
+import { exportCommand, importCommand, predictCommand } from './model_commands.js';
+import { ARCHS } from '../models/model_config.js';
+import { TEMPLATES } from '../models/import/torchvision_templates.js';
 
 function int(name: string, min = 0) {
   return (v: string): number => {
@@ -32,6 +35,8 @@ function num(name: string, min = 0) {
 const DATASETS = `${DATASET_KINDS.slice(0, -1).join(', ')} or ${DATASET_KINDS.at(-1)} (PATH: a VOC2012 folder)`;
 const DATA_HELP = `dataset: ${DATASETS}`;
 const SKIP_BAD_HELP = 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping';
+const MODEL_HELP = 'checkpoint directory, or a model file: .onnx (PyTorch export) or a TF.js/Keras model.json';
+const ARCH_HELP = `architecture: ${ARCHS.join(', ')} (below 128 px each family uses its small-input layout: VGG16 4 blocks, ResNet 3×3/1 stem, MobileNetV2 stride-1 stem)`;
 
 export function buildProgram(): Command {
   const program = new Command('apc')
@@ -44,8 +49,9 @@ export function buildProgram(): Command {
     .description('train a teacher CNN from scratch (writes OUT/best and OUT/last checkpoints)')
     .option('--data <spec>', DATA_HELP, 'shapes')
     .option('--skip-bad', SKIP_BAD_HELP, false)
-    .option('--arch <name>', 'architecture: vgg16 (4-block layout below 128 px), vgg16s, vgg11', 'vgg16')
-    .option('--width <n>', 'width divisor: 1 = full VGG16, 2, 4, 8 …', int('--width', 1), 4)
+    .addOption(new Option('--arch <name>', ARCH_HELP).choices([...ARCHS]).default('vgg16'))
+    .option('--width <n>', 'width divisor of the family\'s full widths: 1, 2, 4, 8 …', int('--width', 1), 4)
+    .option('--init <model>', `start from these weights instead of a fresh network (${MODEL_HELP}; e.g. apc import … --template torchvision:vgg16_bn)`)
     .option('--image-size <n>', 'input height and width in pixels (default: the dataset\'s, 64; VOC 227)', int('--image-size', 8))
     .option('--epochs <n>', 'training epochs (default: the dataset recipe)', int('--epochs', 1))
     .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1))
@@ -62,7 +68,7 @@ export function buildProgram(): Command {
 
   program.command('compress')
     .description('compress a teacher checkpoint (distillation or pruning), with or without attribution matching')
-    .requiredOption('--teacher <dir>', 'teacher checkpoint directory (e.g. runs/teacher/best)')
+    .requiredOption('--teacher <model>', `teacher: ${MODEL_HELP} (e.g. runs/teacher/best)`)
     .option('--data <spec>', `${DATA_HELP} (default: the teacher's)`)
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
@@ -72,7 +78,7 @@ export function buildProgram(): Command {
     .option('--beta <x>', 'matching weight β (default 1, chosen by a sweep on shapes; the paper uses 100 at a 7×7 layer on VOC)', num('--beta'))
     .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)
     .addOption(new Option('--match-classes <mode>', 'classes matched: the teacher\'s top-1, or all teacher-positive classes weighted by probability').choices(['top1', 'positive']).default('top1'))
-    .option('--width <n>', 'student width divisor (same layout as the teacher)', int('--width', 1), 8)
+    .option('--width <n>', 'KD student width divisor: of the family\'s full widths (built-in families), of every free channel group (imported graphs)', int('--width', 1), 8)
     .option('--epochs <n>', 'training epochs', int('--epochs', 1))
     .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))
     .option('--beta-warmup <steps>', 'ramp β linearly from 0 over this many steps (default: the first half of training)', int('--beta-warmup'))
@@ -87,8 +93,8 @@ export function buildProgram(): Command {
 
   program.command('evaluate')
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
-    .requiredOption('--model <dir>', 'checkpoint directory')
-    .option('--teacher <dir>', 'teacher checkpoint for attribution agreement')
+    .requiredOption('--model <model>', MODEL_HELP)
+    .option('--teacher <model>', 'teacher for attribution agreement (checkpoint, .onnx or model.json)')
     .option('--data <spec>', `${DATA_HELP} (default: the one in the checkpoint)`)
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .option('--split <name>', 'evaluate everything on train, val or test (VOC: Main train, Main val, Segmentation val; default: the dataset\'s, test; VOC: mAP/F1 on Main val, localisation on Segmentation val)')
@@ -102,14 +108,14 @@ export function buildProgram(): Command {
 
   program.command('explain')
     .description('heat-map PNG of one image: input with the class\'s mask outline, then one overlay per model')
-    .requiredOption('--model <dir>', 'checkpoint directory')
+    .requiredOption('--model <model>', MODEL_HELP)
     .option('--image <file>', 'a .png or .jpg image (resized to the model\'s input size)')
     .option('--data <spec>', `take the image from this dataset: ${DATASETS}`)
     .option('--split <name>', 'with --data: train, val or test', 'test')
     .option('--index <n>', 'with --data: image index in the split', int('--index'), 0)
     .addOption(new Option('--method <m>', 'attribution method').choices([...attributionKinds(), ...Object.keys(ATTRIBUTION_ALIASES)]).default('gradcam'))
     .option('--class <name>', 'class to explain (default: the first model\'s top-1 prediction)')
-    .option('--compare <dirs...>', 'more checkpoints to explain the same image and class with')
+    .option('--compare <models...>', 'more models (checkpoints, .onnx, model.json) to explain the same image and class with')
     .addOption(new Option('--colormap <name>', 'heat-map colours').choices([...COLORMAPS]).default(DEFAULT_COLORMAP))
     .option('--scale <n>', 'integer upscale of each panel (default: panels of at least 256 px)', int('--scale', 1))
     .option('--alpha <x>', 'heat-map opacity in [0, 1]', num('--alpha'), 0.5)
@@ -124,6 +130,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
     .option('--data <spec>', DATA_HELP, 'shapes')
     .option('--skip-bad', SKIP_BAD_HELP, false)
+    .addOption(new Option('--arch <name>', `teacher ${ARCH_HELP}; default the preset's (vgg16)`).choices([...ARCHS]))
+    .option('--init <model>', `teacher starts from this model (${MODEL_HELP}); KD students divide its channel groups`)
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)
@@ -142,6 +150,47 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       if (reportNeedsBackend(opts)) await announceBackend(program);
       await reportCommand(opts);
+    });
+
+  program.command('import')
+    .description('import a model file as an apc checkpoint: ONNX (PyTorch export), TF.js/Keras model.json, or a safetensors state dict onto a template')
+    .argument('<file>', 'model.onnx, model.json or weights.safetensors')
+    .requiredOption('--out <dir>', 'checkpoint directory to write')
+    .option('--mean <r,g,b>', 'per-channel mean of the [0, 1] pixels the model expects (default 0,0,0; templates: ImageNet\'s)')
+    .option('--std <r,g,b>', 'per-channel std (default 1,1,1; templates: ImageNet\'s)')
+    .option('--bgr', 'the model expects BGR channel order', false)
+    .addOption(new Option('--template <name>', 'safetensors: the architecture the weights belong to').choices([...TEMPLATES]))
+    .option('--width <n>', 'safetensors: width divisor of the template (reduced-width copies)', int('--width', 1))
+    .option('--image-size <n>', 'safetensors: input height and width (default 224, or --data\'s)', int('--image-size', 8))
+    .option('--num-classes <n>', 'outputs (checked for ONNX/Keras; the size of a template\'s new head)', int('--num-classes', 1))
+    .option('--data <spec>', `dataset whose classes the outputs are: ${DATASETS}`)
+    .option('--seed <n>', 'seed of a template\'s new head', int('--seed'), 0)
+    .action(async (file, opts) => {
+      await announceBackend(program);
+      await importCommand({ ...opts, file });
+    });
+
+  program.command('export')
+    .description('export a model for deployment: TF.js layers (tf.loadLayersModel) or ONNX (opset 13, NCHW)')
+    .requiredOption('--model <model>', MODEL_HELP)
+    .addOption(new Option('--format <f>', 'output format').choices(['tfjs', 'onnx']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'tfjs: a directory (model.json + weights.bin); onnx: a .onnx file')
+    .action(async (opts) => {
+      await announceBackend(program);
+      await exportCommand(opts);
+    });
+
+  program.command('predict')
+    .description('write a model\'s logits for an input tensor (.npy) or an image, for scripts and checks')
+    .requiredOption('--model <model>', MODEL_HELP)
+    .option('--input <file>', 'float32 .npy holding the network input as is (already normalised)')
+    .addOption(new Option('--layout <l>', 'layout of --input').choices(['nchw', 'nhwc']).default('nchw'))
+    .option('--image <file>', 'a .png or .jpg image (resized, normalised with the model\'s metadata or its dataset\'s statistics)')
+    .option('--data <spec>', 'with --image and a model without input metadata: whose statistics normalise it (default: the checkpoint\'s dataset)')
+    .requiredOption('--out <file>', '.npy (float32 [N, K]) or .json')
+    .action(async (opts) => {
+      await announceBackend(program);
+      await predictCommand(opts);
     });
 
   return program;

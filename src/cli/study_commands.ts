@@ -2,8 +2,11 @@
 import { resolve } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
 import { openDataset } from '../data/registry.js';
+import type { Dataset } from '../data/dataset.js';
+import type { GraphNet } from '../models/graph/graph_net.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
-import { loadNet } from '../models/checkpoint.js';
+import { loadModel } from '../models/load_model.js';
+import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
 import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
@@ -27,9 +30,10 @@ export interface CompressFlags {
 export async function compressCommand(f: CompressFlags): Promise<void> {
   if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
-  const { net: teacher, meta } = await loadNet(f.teacher);
-  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad });
-  const recipes = recipesFor(data.info.name);
+  const { net: teacher, meta } = await loadModel(f.teacher);
+  const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
+  checkClassCount(f.teacher, teacher, data);
+  const recipes = recipesFor(data.info.name, teacher.config.kind);
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
     kind, beta: kind === 'none' ? 0 : f.beta ?? recipes.matchingBeta ?? DEFAULT_BETA, stochastic: f.stochastic,
@@ -69,15 +73,17 @@ export interface EvaluateFlags {
 }
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
-  const { net, meta } = await loadNet(f.model);
-  const data = openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.inputSize[0], skipBad: f.skipBad });
+  const { net, meta } = await loadModel(f.model);
+  const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: net.inputSize[0], skipBad: f.skipBad }), net);
+  checkClassCount(f.model, net, data);
   if (f.split !== undefined && !['train', 'val', 'test'].includes(f.split)) throw new Error(`--split must be train, val or test, got '${f.split}'`);
   const split = f.split as 'train' | 'val' | 'test' | undefined;
   const splits = evalSplitsFor({ data, split });
   const methods = parseAttributionList(f.attribution);
   let teacherMaps;
   if (f.teacher) {
-    const t = await loadNet(f.teacher);
+    const t = await loadModel(f.teacher);
+    checkClassCount(f.teacher, t.net, data);
     const pairs = maskPairs(data, splits.localization, f.limit);
     teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, splits.localization, pairs, m)] as const));
     t.net.dispose();
@@ -95,14 +101,28 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   net.dispose();
 }
 
-export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean }
+export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string }
+
+/** Output i is the dataset's class i: a count mismatch names both. */
+function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
+  const K = data.info.classNames.length;
+  if (net.numClasses !== K) throw new Error(`${path} has ${net.numClasses} outputs but ${data.info.name} has ${K} classes (output i must be class i)`);
+}
 
 export async function runCommand(f: RunFlags): Promise<void> {
   const preset = STUDY_PRESETS[f.preset];
   if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
-  const data = openDataset(f.data, { skipBad: f.skipBad }); // the dataset's own size: 64, VOC 227
-  const started = Date.now();
-  const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet });
-  process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-  process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
+  const init = f.init ? await loadModel(f.init) : undefined;
+  try {
+    // the dataset's own size (64, VOC 227), or the initial model's
+    const data = openDataset(f.data, { skipBad: f.skipBad, ...(init ? { imageSize: init.net.inputSize[0] } : {}) });
+    if (init) process.stderr.write(`run: teacher starts from ${f.init}; ${describeNormalization(init.net)}${init.notes.length ? `; ${init.notes.join('; ')}` : ''}\n`);
+    const started = Date.now();
+    const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet, arch: f.arch, init: init?.net });
+    process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    for (const s of results.skipped ?? []) process.stdout.write(`skipped ${s.what}: ${s.reason}\n`);
+    process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
+  } finally {
+    init?.net.dispose();
+  }
 }

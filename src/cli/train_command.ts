@@ -1,6 +1,8 @@
 /** `apc train`: flags → trainTeacher, with the dataset's teacher recipe (`recipesFor`). */
 import { openDataset } from '../data/registry.js';
-import { vggPreset } from '../models/vgg_config.js';
+import { loadModel } from '../models/load_model.js';
+import { archFamily, archPreset } from '../models/model_config.js';
+import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { trainTeacher } from '../pipeline/train_teacher.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
@@ -9,6 +11,8 @@ export interface TrainFlags {
   data: string;
   arch: string;
   width: number;
+  /** Start from these weights (checkpoint directory, .onnx or model.json) instead of a fresh network. */
+  init?: string;
   /** Default: the dataset's (64; VOC 227). */
   imageSize?: number;
   skipBad?: boolean;
@@ -23,16 +27,31 @@ export interface TrainFlags {
 }
 
 export async function trainCommand(f: TrainFlags): Promise<void> {
-  const data = openDataset(f.data, { imageSize: f.imageSize, skipBad: f.skipBad }); // its default size is recipes.imageSize
-  const recipes = recipesFor(f.data);
-  const imageSize = data.info.height;
-  const config = vggPreset({ arch: f.arch, width: f.width, imageSize, numClasses: data.info.classNames.length, dropout: recipes.teacherDropout });
-  const recipe = { ...withEpochs(recipes.teacher, f.epochs),
-    ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
-  const r = await trainTeacher({ data, config, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
-    provenance: { command: process.argv.slice(2).join(' ') } });
-  const params = r.net.trainableVariables().reduce((s, v) => s + v.size, 0);
-  process.stdout.write(`teacher ${f.arch}/${f.width} @${imageSize}px · ${params.toLocaleString('en-US')} params · `
-    + `best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} (epoch ${r.state.bestEpoch + 1}) · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
-  r.net.dispose();
+  const init = f.init ? await loadModel(f.init) : undefined;
+  try {
+    // an initial model fixes the input size; otherwise the dataset's default (recipes.imageSize)
+    let data = openDataset(f.data, { imageSize: init ? init.net.inputSize[0] : f.imageSize, skipBad: f.skipBad });
+    const recipes = recipesFor(f.data, init ? init.net.config.kind : archFamily(f.arch));
+    const K = data.info.classNames.length;
+    if (init && init.net.numClasses !== K) {
+      throw new Error(`--init ${f.init} has ${init.net.numClasses} outputs but ${data.info.name} has ${K} classes (output i is class i; import with --num-classes ${K} or a template's new head)`);
+    }
+    const imageSize = data.info.height;
+    const config = init ? init.net.config : archPreset({ arch: f.arch, width: f.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
+    if (init) {
+      data = datasetForModel(data, init.net);
+      process.stderr.write(`train: starting from ${f.init} (${init.net.config.kind}); ${describeNormalization(init.net)}\n`);
+    }
+    const recipe = { ...withEpochs(recipes.teacher, f.epochs),
+      ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
+    const r = await trainTeacher({ data, config, init: init?.net, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
+      provenance: { command: process.argv.slice(2).join(' '), ...(f.init ? { init: f.init } : {}) } });
+    const params = r.net.trainableVariables().reduce((s, v) => s + v.size, 0);
+    const name = init ? `${init.net.config.kind} from ${f.init}` : `${f.arch}/${f.width}`;
+    process.stdout.write(`teacher ${name} @${imageSize}px · ${params.toLocaleString('en-US')} params · `
+      + `best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} (epoch ${r.state.bestEpoch + 1}) · ${r.seconds.toFixed(0)} s · ${r.bestDir}\n`);
+    r.net.dispose();
+  } finally {
+    init?.net.dispose();
+  }
 }

@@ -44,6 +44,8 @@ export interface DatasetInfo {
   /** Per-channel mean/std applied by `normalize` (x − mean)/std. */
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
+  /** 'bgr': `normalize` reverses the channels first (a model that expects caffe-style input). Default 'rgb'. */
+  readonly channelOrder?: 'rgb' | 'bgr';
   /**
    * Which split each evaluation group runs on (see `evalSplitsOf`). Absent: both on 'test'.
    * VOC: prediction metrics on Main val ('val'), localisation on Segmentation val ('test'),

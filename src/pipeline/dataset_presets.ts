@@ -17,6 +17,7 @@ import {
   MNIST_MULTI_TEACHER_RECIPE, SHAPES_TEACHER_DROPOUT, SHAPES_TEACHER_RECIPE, VOC_TEACHER_DROPOUT, VOC_TEACHER_RECIPE, VOC_TEACHER_SEED,
 } from './train_teacher.js';
 import type { TrainRecipe } from './train_to_checkpoints.js';
+import type { ModelKind } from '../models/model_config.js';
 
 export interface DatasetRecipes {
   /** Teacher training (`apc train`, `apc run`'s first stage). */
@@ -62,7 +63,18 @@ const VOC: DatasetRecipes = Object.freeze({
  * The recipes of a dataset, by its `--data` spec or `info.name`: 'shapes', 'mnist-multi', or
  * 'voc' / 'voc:PATH' (a VOC dataset's `info.name` is `voc:<root>`). Throws on anything else.
  */
-export function recipesFor(datasetName: string): DatasetRecipes {
+export function recipesFor(datasetName: string, family: ModelKind = 'vgg'): DatasetRecipes {
+  const base = datasetRecipes(datasetName);
+  return FAMILY_RECIPES[family]?.(base, datasetName) ?? base;
+}
+
+/**
+ * Per-family changes to a dataset's recipes, measured on shapes (README "Recipes for ResNet and
+ * MobileNetV2"); families without an entry (VGG, imported graphs) use the dataset's as they are.
+ */
+const FAMILY_RECIPES: Partial<Record<ModelKind, (base: DatasetRecipes, datasetName: string) => DatasetRecipes>> = {};
+
+function datasetRecipes(datasetName: string): DatasetRecipes {
   if (datasetName === 'shapes') return SHAPES;
   if (datasetName === 'mnist-multi') return MNIST_MULTI;
   if (datasetName === 'voc' || datasetName.startsWith('voc:')) return VOC;

@@ -16,7 +16,10 @@ import { checkpointBytes, modelStats } from '../models/accounting.js';
 import { loadNet } from '../models/checkpoint.js';
 import { checkpointPaths, WEIGHTS_BIN } from '../models/checkpoint_io.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
-import { vggPreset } from '../models/vgg_config.js';
+import { type ModelConfig, archFamily, archPreset } from '../models/model_config.js';
+import { studentConfigFor } from '../models/student_config.js';
+import { datasetForModel } from '../models/input_normalization.js';
+import { unsupportedReason } from '../attribution/registry.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
 import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
@@ -53,6 +56,15 @@ export interface StudyPreset {
   readonly methods: readonly string[];
   /** Test images evaluated (undefined = the whole split). */
   readonly testLimit?: number;
+  /** Sizes for other families than the preset's (`apc run --arch resnet18|mobilenetv2`), measured per family. */
+  readonly families?: Partial<Record<ModelConfig['kind'], FamilySizing>>;
+}
+
+/** A family's own teacher and student widths and recipes, and pruning recipes, within a preset. */
+export interface FamilySizing {
+  readonly teacher?: { width: number; recipe: TrainRecipe };
+  readonly student?: { width: number; recipe: KdRecipe };
+  readonly prune?: Partial<PruneStudy>;
 }
 
 const v = (name: string, raw: Record<string, unknown>): StudyVariant => ({ name, compression: 'kd', matching: parseMatchingConfig(raw) });
@@ -187,12 +199,23 @@ export interface StudyResults {
   models: ResultRow[];
   /** Per-round series of the unstructured pruning runs (empty when the preset prunes nothing). */
   series: PruningSeries[];
+  /** Teacher architecture: the `--arch` name, or 'graph' for an imported model. */
+  arch?: string;
+  /** Rows and methods the study left out, and why (e.g. LRP on a residual graph, for now). */
+  skipped?: { what: string; reason: string }[];
   stages: { name: string; seconds: number }[];
 }
 
 export interface RunStudyOptions {
   data: Dataset;
   preset: StudyPreset;
+  /** Teacher architecture (`--arch`); default the preset's. */
+  arch?: string;
+  /**
+   * Start the teacher from this network (an imported or pretrained model, `--init`); its graph is
+   * the teacher's, and KD students divide its channel groups. Not disposed here.
+   */
+  init?: GraphNet;
   seed: number;
   outDir: string;
   quiet?: boolean;
@@ -271,17 +294,23 @@ interface PrunedModel {
  * the trained teacher (which also serves as the frozen matching target) and checkpoint every
  * round, so a rerun resumes. Returns where each final model is.
  */
-async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void): Promise<PrunedModel[]> {
+async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void,
+  skipped: { what: string; reason: string }[]): Promise<PrunedModel[]> {
   const pr = opts.preset.prune;
   if (!pr) return [];
+  const data = opts.data;
   const variants: [string, MatchingConfig][] = [
     ['', parseMatchingConfig({ kind: 'none', beta: 0 })],
     ['+wcam', parseMatchingConfig({ kind: 'swa', beta: pr.beta })],
   ];
-  const common = { data: opts.data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
-  const base = recipesFor(opts.data.info.name).prune;
+  const common = { data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
+  const base = recipesFor(data.info.name, teacher.config.kind).prune;
   const out: PrunedModel[] = [];
-  if (pr.structured) {
+  if (pr.structured && teacher.config.kind !== 'vgg') {
+    const reason = `structured filter pruning needs dependency-grouped channel pruning for a ${teacher.config.kind === 'graph' ? 'imported graph' : teacher.config.kind} (not yet)`;
+    skipped.push({ what: 'structured', reason }, { what: 'structured+wcam', reason });
+    log(`structured, structured+wcam: skipped (${reason})`);
+  } else if (pr.structured) {
     for (const [suffix, matching] of variants) {
       const name = `structured${suffix}`;
       const r = await structuredPruneAndFineTune({ ...common, matching, rate: pr.structured.rate, rounds: pr.structured.rounds,
@@ -310,21 +339,31 @@ async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: 
 }
 
 export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
-  const { data, preset, seed, outDir } = opts;
+  const { preset, seed, outDir } = opts;
+  let data = opts.data;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   await mkdir(outDir, { recursive: true });
   const stages: StudyResults['stages'] = [];
   const K = data.info.classNames.length;
   const imageSize = data.info.height;
+  const skipped: { what: string; reason: string }[] = [];
 
-  const recipes = recipesFor(data.info.name);
-  const teacherConfig = vggPreset({ arch: preset.teacher.arch, width: preset.teacher.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
-  const t = await trainTeacher({ data, config: teacherConfig, recipe: onDataset(preset.teacher.recipe, recipes.teacher, SHAPES_TEACHER_RECIPE), seed, outDir: join(outDir, 'teacher'), resume: true, quiet: opts.quiet });
+  const arch = opts.init ? 'graph' : opts.arch ?? preset.teacher.arch;
+  const family = opts.init ? opts.init.config.kind : archFamily(arch);
+  const recipes = recipesFor(data.info.name, family);
+  const sized = preset.families?.[family] ?? {};
+  const teacherPreset = { ...preset.teacher, ...sized.teacher };
+  const studentPreset = { ...preset.student, ...sized.student };
+  if (opts.init && opts.init.numClasses !== K) throw new Error(`the initial teacher has ${opts.init.numClasses} outputs but ${data.info.name} has ${K} classes`);
+  const teacherConfig: ModelConfig = opts.init ? opts.init.config
+    : archPreset({ arch, width: teacherPreset.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
+  if (opts.init) data = datasetForModel(data, opts.init);
+  const t = await trainTeacher({ data, config: teacherConfig, init: opts.init, recipe: onDataset(teacherPreset.recipe, recipes.teacher, SHAPES_TEACHER_RECIPE), seed, outDir: join(outDir, 'teacher'), resume: true, quiet: opts.quiet });
   stages.push({ name: 'teacher', seconds: t.seconds });
   log(`teacher: val mAP ${t.val.mAP?.toFixed(2)} · F1 ${t.val.F1?.toFixed(2)} · ${t.seconds.toFixed(0)} s · ${t.bestDir}`);
 
-  const studentConfig = vggPreset({ arch: preset.teacher.arch, width: preset.student.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
-  const studentRecipe = onDataset(preset.student.recipe, recipes.kd, SHAPES_KD_RECIPE);
+  const studentConfig = studentConfigFor(teacherConfig, studentPreset.width, { dropout: recipes.teacherDropout });
+  const studentRecipe = onDataset(studentPreset.recipe, recipes.kd, SHAPES_KD_RECIPE);
   const students: { variant: StudyVariant; net: GraphNet; dir: string; seconds: number }[] = [];
   // one teacher cache for all variants (same teacher, same unaugmented training images): the
   // teacher forward runs in the first student's first epoch only
@@ -338,7 +377,12 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     students.push({ variant, net: r.net, dir: r.bestDir, seconds: r.seconds });
   }
 
-  const pruned = await runPruning(opts, t.net, t.bestDir, stages, log);
+  const pruned = await runPruning({ ...opts, data, preset: { ...preset, prune: preset.prune && { ...preset.prune, ...sized.prune } } }, t.net, t.bestDir, stages, log, skipped);
+  const methods = preset.methods.filter((m) => {
+    const reason = unsupportedReason(m, t.net);
+    if (reason) { skipped.push({ what: m, reason }); log(`${m}: skipped (${reason})`); }
+    return !reason;
+  });
 
   const evalStart = Date.now();
   // the dataset's evaluation splits: VOC prediction on Main val, localisation on Segmentation val; else both 'test'
@@ -346,8 +390,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const split = splits.localization;
   const pairs = maskPairs(data, split, preset.testLimit);
   const teacherMaps = new Map<string, PairMaps>();
-  for (const m of preset.methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods: preset.methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
+  for (const m of methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
+  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
   const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, ownMaps: teacherMaps, label: 'teacher' }), t.bestDir, t.seconds)];
   for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
   const series: PruningSeries[] = [];
@@ -355,7 +399,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, { ...evalOpts, label: p.name }), p.dir, p.seconds));
     models.push(final);
     if (!p.rounds) continue;
-    const seriesMethods = preset.prune?.seriesMethods ?? preset.methods.slice(0, 1);
+    const seriesMethods = (preset.prune?.seriesMethods ?? methods.slice(0, 1)).filter((m) => methods.includes(m));
     const points: SeriesPoint[] = [];
     for (const r of p.rounds) {
       const dir = checkpointPaths(r.dir).best;
@@ -371,10 +415,11 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     series.push({ name: p.name, compression: 'unstructured', match: matchName(p.matching), beta: p.matching.beta, rate: p.rate ?? NaN, points });
   }
   stages.push({ name: 'evaluate', seconds: (Date.now() - evalStart) / 1000 });
-  log(`evaluate: ${models.length} models × ${preset.methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
+  log(`evaluate: ${models.length} models × ${methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
 
   const results: StudyResults = {
     dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
+    arch, ...(skipped.length ? { skipped } : {}),
   };
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
@@ -385,7 +430,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     const { finalRows } = await import('../report/report_data.js');
     const inMemory = new Map<string, GraphNet>([['teacher', t.net], ...students.map((s) => [s.variant.name, s.net] as [string, GraphNet])]);
     const heatmapStart = Date.now();
-    await saveStudyHeatmaps({ data, split, methods: preset.methods, outDir, seed, quiet: opts.quiet,
+    await saveStudyHeatmaps({ data, split, methods, outDir, seed, quiet: opts.quiet,
       models: finalRows(results.models).map((r) => ({ name: r.name, net: inMemory.get(r.name), checkpoint: r.checkpoint })) });
     const heatmapSeconds = (Date.now() - heatmapStart) / 1000;
     stages.push({ name: 'heatmaps', seconds: heatmapSeconds });

@@ -54,6 +54,8 @@ export const VOC_TEACHER_SEED = 3;
 export interface TrainTeacherOptions {
   data: Dataset;
   config: ModelConfig;
+  /** Start from a copy of this network (pretrained or imported weights) instead of a fresh one. */
+  init?: GraphNet;
   recipe: TrainRecipe;
   seed: number;
   outDir: string;
@@ -65,7 +67,7 @@ export interface TrainTeacherOptions {
 export function trainTeacher(opts: TrainTeacherOptions): Promise<StageResult> {
   return trainToCheckpoints({
     ...opts, label: 'teacher', meta: { kind: 'teacher', compression: 'none' },
-    createNet: () => GraphNet.create(opts.config, opts.seed),
+    createNet: () => (opts.init ? opts.init.clone() : GraphNet.create(opts.config, opts.seed)),
     objective: () => labelObjective(multiLabelSoftMargin),
   });
 }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type AttributionMethod, disposeAttribution } from '../attribution/attribution_method.js';
 import { makeAttribution } from '../attribution/registry.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
+import { modelNormalization } from '../models/input_normalization.js';
 
 export interface Normalization {
   /** Per-channel mean of [0,1] pixels. */
@@ -33,12 +34,19 @@ export interface Explanation extends Prediction {
   readonly method: string;
 }
 
+/** The normalised input; a model that carries its own input metadata overrides `norm` (input_normalization.ts). */
 function inputTensor(net: GraphNet, image: Float32Array, norm: Normalization): tf.Tensor4D {
   const [h, w] = net.inputSize;
   if (image.length !== h * w * 3) {
     throw new Error(`explain: image has ${image.length} values, the network needs ${h}×${w}×3 = ${h * w * 3} (resize it first)`);
   }
-  return tf.tidy(() => tf.div(tf.sub(tf.tensor4d(image, [1, h, w, 3]), tf.tensor1d([...norm.mean])), tf.tensor1d([...norm.std])) as tf.Tensor4D);
+  const own = modelNormalization(net);
+  const n = own ?? norm;
+  return tf.tidy(() => {
+    let x = tf.tensor4d(image, [1, h, w, 3]);
+    if (own?.channelOrder === 'bgr') x = tf.reverse(x, 3);
+    return tf.div(tf.sub(x, tf.tensor1d([...n.mean])), tf.tensor1d([...n.std])) as tf.Tensor4D;
+  });
 }
 
 /** The logits of one normalised input. */

@@ -123,9 +123,12 @@ function ownTransformBatch(data: Dataset, trainSample: NonNullable<Dataset['trai
   return { indices, images, labels };
 }
 
-/** Uploads a host batch: crops/flips (if boxes), resizes to H×W and normalises with the dataset's mean/std. */
+/**
+ * Uploads a host batch: crops/flips (if boxes), resizes to H×W and normalises with the dataset's
+ * mean/std (after reversing the channels when `info.channelOrder` is 'bgr').
+ */
 export function toTensors(data: Dataset, batch: HostBatch): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const { height: H, width: W, classNames, mean, std } = data.info;
+  const { height: H, width: W, classNames, mean, std, channelOrder } = data.info;
   const B = batch.indices.length;
   return tf.tidy(() => {
     let img = tf.tensor4d(batch.images, [B, H, W, 3]);
@@ -133,6 +136,7 @@ export function toTensors(data: Dataset, batch: HostBatch): { x: tf.Tensor4D; y:
       const boxInd = tf.tensor1d(Array.from({ length: B }, (_, i) => i), 'int32');
       img = tf.image.cropAndResize(img, tf.tensor2d(batch.boxes, [B, 4]), boxInd, [H, W], 'bilinear');
     }
+    if (channelOrder === 'bgr') img = tf.reverse(img, 3);
     const x = tf.div(tf.sub(img, tf.tensor1d([...mean])), tf.tensor1d([...std])) as tf.Tensor4D;
     return { x, y: tf.tensor2d(batch.labels, [B, classNames.length]) };
   });

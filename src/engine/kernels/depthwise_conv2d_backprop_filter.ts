@@ -6,19 +6,34 @@
  *   dW[kh,kw,c,m] = Σ_{n,oh,ow} x[n, oh·sh + kh·dh − padTop, ow·sw + kw·dw − padLeft, c] · dy[n,oh,ow,c·M+m]
  *
  * Each channel is its own dot product, so unlike the dense case there is no GEMM to hand to
- * XNNPACK; this is a JS loop (see `dwBackpropFilterJs`). Any M, stride, dilation and padding.
+ * XNNPACK. Two implementations of the same loop nest over a zero-padded x (any stride, dilation,
+ * padding), summing each output row's products and adding the row sums up in float64:
+ *  - 'simd' (default for M = 1, ≤ 12 taps, ≥ 4 channels): a hand-assembled WebAssembly SIMD row
+ *    kernel (wasm_simd.ts) on the backend's heap, 4 channels per f32x4, all taps' sums in
+ *    registers; the C mod 4 last channels go to the JS loop;
+ *  - 'js': the same in JS, one channel at a time (dwBackpropFilterRows).
  *
- * XNNPACK was measured too, and lost on every shape tried (batch 16; 64²×32, 32²×96, 16²×256,
- * 8²×512, 4²×1024; strides 1 and 2): the correlation is itself a depthwise convolution — x as a
- * [1,H,W,N·C] image, dy as a [OH,OW,N·C,M] filter, stride = dilation and dilation = stride of the
- * forward conv, then a sum over n — but XNNPACK's depthwise micro-kernels stop at 25 taps and
- * larger filters go through its grouped GEMM with one output channel per group: 28 ms against the
- * loop's ≈10 ms at 32²×96 stride 1 (even 4²×1024, a 16-tap filter, lost 5.7 to 3.6 ms on the
- * transposes and weight packing). Per-tap Multiply + Sum kernels would stream 2–3 full tensors per tap.
+ * Measured, batch 16, 3×3 'same', 1 thread (ms; see the bench's depthwise rows for the step):
+ *   MEASURED_TABLE
+ *
+ * 'XNNPACK' is the correlation as a depthwise convolution: x as a [1,H,W,N·C] image, dy as a
+ * [OH,OW,N·C,M] filter (stride and dilation of the forward conv swapped), then a sum over n. It
+ * loses because XNNPACK's fast depthwise micro-kernels only cover a few tap counts
+ * (`xnnpackFastDepthwiseTaps`): an OH×OW filter goes through its grouped GEMM with one output per
+ * group. Per-tap Multiply + Sum kernels would stream 2–3 full tensors per tap.
  */
 import { backend_util, DepthwiseConv2dNativeBackpropFilter, util } from '@tensorflow/tfjs-core';
 import type { DepthwiseConv2dNativeBackpropFilterAttrs, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { assemble, heapAddress, I32, instantiateKernel, op, V128, wasmMemoryOf, type WasmFunction } from './wasm_simd.js';
 import { disposeAll, heapF32, type BackendWasm } from './wasm_util.js';
+
+export type DwBackpropFilterStrategy = 'auto' | 'simd' | 'js';
+
+let forced: DwBackpropFilterStrategy = 'auto';
+/** For measurements and tests: force one implementation ('auto' restores the default choice). */
+export function setDwBackpropFilterStrategy(s: DwBackpropFilterStrategy): void {
+  forced = s;
+}
 
 type Info = backend_util.Conv2DInfo;
 
@@ -54,20 +69,19 @@ function padX(xv: Float32Array, xp: Float32Array, c: Info, Hp: number, Wp: numbe
 }
 
 /**
- * Loops over a zero-padded x (xp [N,Hp,Wp,C]: every tap of every output position reads inside
- * it, no bounds checks), summing in float64 (as the cpu kernel). Per (n, output row) and channel
- * the taps' sums are locals while one pass runs along the row: each dy value is loaded once for
- * all 9 taps of a 3×3 filter (for up to 3 taps of a filter row otherwise), and V8 keeps the sums
- * in registers — ≈3.5× faster than updating an accumulator array per multiply-add (7–8 ms
- * against 26–30 ms for batch 16, 32²×96, 3×3, stride 1, on an idle core). The row loops are small
- * functions of their own, so V8 optimises each as a whole function early on instead of
- * on-stack-replacing one big loop nest.
+ * The JS loops over a zero-padded x (xp [N,Hp,Wp,C]: every tap of every output position reads
+ * inside it, no bounds checks), adding into acc [taps][C·M] from channel k0 on, in float64 (as
+ * the cpu kernel). Per (n, output row) and channel the taps' sums are locals while one pass runs
+ * along the row: each dy value is loaded once for all 9 taps of a 3×3 filter (for up to 3 taps of
+ * a filter row otherwise), and V8 keeps the sums in registers — ≈3.5× faster than updating an
+ * accumulator array per multiply-add. The row loops are small functions of their own, so V8
+ * optimises each as a whole function early on instead of on-stack-replacing one big loop nest.
  */
-export function dwBackpropFilterRows(xp: Float32Array, Hp: number, Wp: number, dv: Float32Array, c: Info): Float64Array {
+export function dwBackpropFilterRows(xp: Float32Array, Hp: number, Wp: number, dv: Float32Array, c: Info,
+  acc: Float64Array = new Float64Array(c.filterHeight * c.filterWidth * c.outChannels), k0 = 0): Float64Array {
   const { batchSize: N, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CM } = c;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
-  const acc = new Float64Array(KH * KW * CM);
-  const g: RowGeom = { M: CM / C, CM, OW, xs: sw * C, tw: dw * C, tapRow: dh * Wp * C, KH, KW };
+  const g: RowGeom = { M: CM / C, CM, OW, k0, xs: sw * C, tw: dw * C, tapRow: dh * Wp * C, KH, KW };
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       const x0 = (n * Hp + oh * sh) * Wp * C; // tap (0,0) of output column 0
@@ -79,17 +93,98 @@ export function dwBackpropFilterRows(xp: Float32Array, Hp: number, Wp: number, d
   return acc;
 }
 
+/** Most taps the SIMD kernel keeps in registers (one f32x4 sum each, plus dy and a temporary). */
+const SIMD_MAX_TAPS = 12;
+
+/**
+ * The SIMD row kernel for a KH×KW filter (M = 1): for each group of 4 channels, one f32x4 sum per
+ * tap in a local while the loop runs along the output row (each dy vector loaded once for all
+ * taps), then the sums are widened to float64 and added to acc [taps][C] (float64: the row sums
+ * are short, the sum over rows is not).
+ *
+ *   row(x0, d0, acc, ow, groups, xs, dstep, tw, tapRow, accTap)   — all addresses/steps in bytes:
+ *   x0/d0 the row's first x tap / dy pixel, xs/dstep per output column, tw/tapRow between kw/kh
+ *   taps, accTap between taps in acc.
+ */
+function simdRowProgram(KH: number, KW: number): WasmFunction {
+  const T = KH * KW;
+  const [x0, d0, acc, ow, groups, xs, dstep, tw, tapRow, accTap] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [g, j, xi, di, rb, p, ap] = [10, 11, 12, 13, 14, 15, 16];
+  const d = 17;
+  const sum = (t: number) => 18 + t;
+  const taps: number[] = [];
+  for (let kh = 0; kh < KH; kh++) {
+    if (kh === 0) taps.push(...op.localGet(xi), ...op.localSet(rb));
+    else taps.push(...op.localGet(rb), ...op.localGet(tapRow), ...op.i32Add, ...op.localSet(rb));
+    for (let kw = 0; kw < KW; kw++) {
+      if (kw === 0) taps.push(...op.localGet(rb), ...op.localSet(p));
+      else taps.push(...op.localGet(p), ...op.localGet(tw), ...op.i32Add, ...op.localSet(p));
+      const t = kh * KW + kw;
+      taps.push(...op.localGet(sum(t)), ...op.localGet(p), ...op.v128Load(), ...op.localGet(d), ...op.f32x4Mul, ...op.f32x4Add,
+        ...op.localSet(sum(t)));
+    }
+  }
+  const flush: number[] = [];
+  const high = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]; // lanes 2,3 → 0,1
+  for (let t = 0; t < T; t++) {
+    flush.push(
+      ...op.localGet(ap), ...op.localGet(ap), ...op.v128Load(), ...op.localGet(sum(t)), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.v128Store(),
+      ...op.localGet(ap), ...op.localGet(ap), ...op.v128Load(16), ...op.localGet(sum(t)), ...op.localGet(sum(t)), ...op.shuffle(high),
+      ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.v128Store(16),
+      ...op.localGet(ap), ...op.localGet(accTap), ...op.i32Add, ...op.localSet(ap));
+  }
+  const body = [
+    ...op.i32Const(0), ...op.localSet(g),
+    ...op.block, ...op.loop, // for g < groups
+    ...op.localGet(g), ...op.localGet(groups), ...op.i32GeU, ...op.brIf(1),
+    ...Array.from({ length: T }, (_, t) => [...op.v128Zero, ...op.localSet(sum(t))]).flat(),
+    ...op.localGet(x0), ...op.localGet(g), ...op.i32Const(16), ...op.i32Mul, ...op.i32Add, ...op.localSet(xi),
+    ...op.localGet(d0), ...op.localGet(g), ...op.i32Const(16), ...op.i32Mul, ...op.i32Add, ...op.localSet(di),
+    ...op.i32Const(0), ...op.localSet(j),
+    ...op.block, ...op.loop, // for j < ow
+    ...op.localGet(j), ...op.localGet(ow), ...op.i32GeU, ...op.brIf(1),
+    ...op.localGet(di), ...op.v128Load(), ...op.localSet(d),
+    ...taps,
+    ...op.localGet(xi), ...op.localGet(xs), ...op.i32Add, ...op.localSet(xi),
+    ...op.localGet(di), ...op.localGet(dstep), ...op.i32Add, ...op.localSet(di),
+    ...op.localGet(j), ...op.i32Const(1), ...op.i32Add, ...op.localSet(j),
+    ...op.br(0), ...op.end, ...op.end,
+    ...op.localGet(acc), ...op.localGet(g), ...op.i32Const(32), ...op.i32Mul, ...op.i32Add, ...op.localSet(ap),
+    ...flush,
+    ...op.localGet(g), ...op.i32Const(1), ...op.i32Add, ...op.localSet(g),
+    ...op.br(0), ...op.end, ...op.end,
+  ];
+  return { name: 'row', params: new Array<number>(10).fill(I32), locals: [[7, I32], [1 + T, V128]], body };
+}
+
+/** Whether the SIMD row kernel for KH×KW instantiates on this backend (for tests and diagnostics). */
+export function dwBackpropFilterSimdAvailable(backend: BackendWasm, KH: number, KW: number): boolean {
+  return simdRow(backend, KH, KW) !== undefined;
+}
+
+type SimdRow = (x0: number, d0: number, acc: number, ow: number, groups: number, xs: number, dstep: number, tw: number,
+  tapRow: number, accTap: number) => void;
+
+function simdRow(backend: BackendWasm, KH: number, KW: number): SimdRow | undefined {
+  const memory = wasmMemoryOf(backend);
+  if (!memory) return undefined;
+  const exports = instantiateKernel(memory, `dwBackpropFilter${KH}x${KW}`, (shared) => assemble([simdRowProgram(KH, KW)], shared));
+  return exports?.row as SimdRow | undefined;
+}
+
 interface RowGeom {
   M: number; CM: number; OW: number;
+  /** First channel to do (the SIMD kernel has done those before it). */
+  k0: number;
   /** x offsets: per output column, between kw taps, between kh taps. */
   xs: number; tw: number; tapRow: number;
   KH: number; KW: number;
 }
 
 function row3x3(xp: Float32Array, dv: Float32Array, acc: Float64Array, x0: number, d0: number, g: RowGeom): void {
-  const { M, CM, OW, xs, tw, tapRow } = g;
+  const { M, CM, OW, xs, tw, tapRow, k0 } = g;
   const tw2 = 2 * tw;
-  for (let k = 0; k < CM; k++) {
+  for (let k = k0; k < CM; k++) {
     let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0, c0 = 0, c1 = 0, c2 = 0;
     let xi = x0 + (M === 1 ? k : Math.floor(k / M));
     let di = d0 + k;
@@ -108,9 +203,9 @@ function row3x3(xp: Float32Array, dv: Float32Array, acc: Float64Array, x0: numbe
 }
 
 function rowGeneric(xp: Float32Array, dv: Float32Array, acc: Float64Array, x0: number, d0: number, g: RowGeom): void {
-  const { M, CM, OW, xs, tw, tapRow, KH, KW } = g;
+  const { M, CM, OW, xs, tw, tapRow, KH, KW, k0 } = g;
   for (let kh = 0; kh < KH; kh++) {
-    for (let k = 0; k < CM; k++) {
+    for (let k = k0; k < CM; k++) {
       const xr = x0 + kh * tapRow + (M === 1 ? k : Math.floor(k / M));
       const a = kh * KW * CM + k;
       let kw = 0;
@@ -131,22 +226,44 @@ function rowGeneric(xp: Float32Array, dv: Float32Array, acc: Float64Array, x0: n
   }
 }
 
-function viaJs(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, c: Info): TensorInfo {
+function compute(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, c: Info): TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CM } = c;
+  const { filterHeight: KH, filterWidth: KW } = c;
+  const T = KH * KW;
+  const useSimd = forced !== 'js' && CM === C && T <= SIMD_MAX_TAPS && C >= 4;
+  const row = useSimd ? simdRow(backend, KH, KW) : undefined;
   const [Hp, Wp] = paddedSize(c);
-  let acc: Float64Array;
-  if (c.padInfo.top === 0 && c.padInfo.left === 0 && Hp <= c.inHeight && Wp <= c.inWidth) {
-    acc = dwBackpropFilterRows(heapF32(backend, x), c.inHeight, c.inWidth, heapF32(backend, dy), c);
-  } else {
-    // On the wasm heap rather than a JS array: a fresh multi-MB ArrayBuffer per call drives V8 into
-    // frequent full GCs (external-memory pressure).
-    const xp = backend.makeOutput([c.batchSize * Hp * Wp * c.inChannels], 'float32');
-    const xpv = heapF32(backend, xp);
-    padX(heapF32(backend, x), xpv, c, Hp, Wp);
-    acc = dwBackpropFilterRows(xpv, Hp, Wp, heapF32(backend, dy), c);
-    disposeAll(backend, xp);
+  const noPad = c.padInfo.top === 0 && c.padInfo.left === 0 && Hp <= H && Wp <= W;
+  // Allocations first (each may move the heap), views after. The padded x lives on the wasm heap
+  // rather than in a JS array: a fresh multi-MB ArrayBuffer per call drives V8 into frequent full
+  // GCs (external-memory pressure). acc: float64 [T, C·M], 8-byte aligned.
+  const xp = noPad ? undefined : backend.makeOutput([N * Hp * Wp * C], 'float32');
+  const accT = backend.makeOutput([2 * T * CM + 2], 'float32');
+  const out = backend.makeOutput([KH, KW, C, CM / C], 'float32');
+  const accAddr = Math.ceil(heapAddress(backend, accT) / 8) * 8;
+  const memory = heapF32(backend, out).buffer;
+  const acc = new Float64Array(memory, accAddr, T * CM);
+  acc.fill(0);
+  const [rows, rowsH, rowsW] = xp ? [xp, Hp, Wp] : [x, H, W];
+  if (xp) padX(heapF32(backend, x), heapF32(backend, xp), c, Hp, Wp);
+  let k0 = 0;
+  if (row) {
+    // SIMD over channel groups of 4; JS for the C mod 4 remaining channels.
+    const groups = Math.floor(C / 4);
+    const xAddr = heapAddress(backend, rows);
+    const dAddr = heapAddress(backend, dy);
+    const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < OH; oh++) {
+        row(xAddr + 4 * (n * rowsH + oh * sh) * rowsW * C, dAddr + 4 * (n * OH + oh) * OW * C, accAddr, OW, groups,
+          4 * sw * C, 4 * C, 4 * dw * C, 4 * dh * rowsW * C, 8 * C);
+      }
+    }
+    k0 = 4 * groups;
   }
-  const out = backend.makeOutput([c.filterHeight, c.filterWidth, c.inChannels, c.outChannels / c.inChannels], 'float32');
+  if (k0 < CM) dwBackpropFilterRows(heapF32(backend, rows), rowsH, rowsW, heapF32(backend, dy), c, acc, k0);
   heapF32(backend, out).set(acc);
+  disposeAll(backend, accT, xp);
   return out;
 }
 
@@ -160,7 +277,7 @@ export function depthwiseConv2dBackpropFilterWasm(args: {
   const c = dwConvInfo(x.shape, attrs.filterShape, attrs);
   util.assert(util.arraysEqual(dy.shape, c.outShape),
     () => `DepthwiseConv2dNativeBackpropFilter: dy shape ${dy.shape} does not match the forward output ${c.outShape}`);
-  return viaJs(backend, x, dy, c);
+  return compute(backend, x, dy, c);
 }
 
 export const depthwiseConv2dBackpropFilterWasmConfig: KernelConfig = {

@@ -2,28 +2,45 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../random.js';
+import { dwBackpropFilterSimdAvailable, setDwBackpropFilterStrategy, type DwBackpropFilterStrategy } from './depthwise_conv2d_backprop_filter.js';
 import { dwCases, dwInputs, dwLabel, runBackpropFilter } from './depthwise_testing.js';
 import { memorySnapshot, randomValues, relErr, useBackend, valuesOf } from './testing.js';
 
 const TOL = 1e-5; // relErr (see testing.ts): max |a − ref| / max |ref|
 
-test('DepthwiseConv2dNativeBackpropFilter (wasm, apc) matches cpu', async (t) => {
+test('DepthwiseConv2dNativeBackpropFilter (wasm, apc) matches cpu, SIMD and JS paths', async (t) => {
   const cases = dwCases();
   const rng = new Rng(6);
   const inputs = cases.map((c) => dwInputs(rng, c));
   await useBackend('cpu');
   const refs = cases.map((c, i) => runBackpropFilter(c, inputs[i], true));
   await useBackend('wasm');
-  let worst = 0;
-  cases.forEach((c, i) => {
-    const before = memorySnapshot();
-    const got = runBackpropFilter(c, inputs[i]);
-    assert.deepEqual(memorySnapshot(), before, `leak: ${dwLabel(c)}`);
-    const e = relErr(got, refs[i]);
-    assert.ok(e <= TOL, `${dwLabel(c)}: relErr ${e}`);
-    worst = Math.max(worst, e);
-  });
-  t.diagnostic(`max relErr ${worst.toExponential(1)} over ${cases.length} cases`);
+  try {
+    // 'auto' takes the SIMD kernel where it applies (M = 1, ≤ 12 taps, ≥ 4 channels; JS for the
+    // C mod 4 last channels), 'js' never.
+    for (const strategy of ['auto', 'js'] as DwBackpropFilterStrategy[]) {
+      setDwBackpropFilterStrategy(strategy);
+      let worst = 0;
+      cases.forEach((c, i) => {
+        const before = memorySnapshot();
+        const got = runBackpropFilter(c, inputs[i]);
+        assert.deepEqual(memorySnapshot(), before, `leak: ${strategy} ${dwLabel(c)}`);
+        const e = relErr(got, refs[i]);
+        assert.ok(e <= TOL, `${strategy} ${dwLabel(c)}: relErr ${e}`);
+        worst = Math.max(worst, e);
+      });
+      t.diagnostic(`${strategy}: max relErr ${worst.toExponential(1)} over ${cases.length} cases`);
+    }
+  } finally {
+    setDwBackpropFilterStrategy('auto');
+  }
+});
+
+test('the SIMD kernel is available on this engine (else every case above ran the JS path twice)', async () => {
+  await useBackend('wasm');
+  const { wasmMemoryOf } = await import('./wasm_simd.js');
+  assert.ok(wasmMemoryOf(tf.backend() as never), 'the wasm backend exposes its memory');
+  assert.ok(dwBackpropFilterSimdAvailable(tf.backend() as never, 3, 3));
 });
 
 /**

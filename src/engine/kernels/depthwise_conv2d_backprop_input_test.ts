@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../random.js';
-import { setDwBackpropInputStrategy, type DwBackpropInputStrategy } from './depthwise_conv2d_backprop_input.js';
-import { dwCases, dwInputs, dwLabel, runBackpropInput } from './depthwise_testing.js';
+import { dwBackpropInputSimdApplies, setDwBackpropInputStrategy, type DwBackpropInputStrategy } from './depthwise_conv2d_backprop_input.js';
+import { dwCases, dwInputs, dwLabel, runBackpropInput, type DwCase } from './depthwise_testing.js';
 import { memorySnapshot, relErr, useBackend } from './testing.js';
 
 const TOL = 1e-5; // relErr (see testing.ts): max |a − ref| / max |ref|
@@ -16,7 +16,7 @@ test('DepthwiseConv2dNativeBackpropInput (wasm, apc) matches cpu for every strat
   const refs = cases.map((c, i) => runBackpropInput(c, inputs[i], true));
   await useBackend('wasm');
   try {
-    for (const strategy of ['auto', 'dwconv', 'js'] as DwBackpropInputStrategy[]) {
+    for (const strategy of ['auto', 'simd', 'dwconv', 'js'] as DwBackpropInputStrategy[]) {
       setDwBackpropInputStrategy(strategy);
       let worst = 0;
       cases.forEach((c, i) => {
@@ -32,6 +32,18 @@ test('DepthwiseConv2dNativeBackpropInput (wasm, apc) matches cpu for every strat
   } finally {
     setDwBackpropInputStrategy('auto');
   }
+});
+
+test('the SIMD gather applies where expected (stride > 1, M = 1, C divisible by 4)', async () => {
+  await useBackend('wasm');
+  const backend = tf.backend() as never;
+  const applies = (c: DwCase) => dwBackpropInputSimdApplies(backend,
+    tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.c], [c.kh, c.kw, c.c, c.m], c.s, c.d ?? 1, c.pad, c.round, true));
+  const used = dwCases().filter((c) => (c.s[0] > 1 || c.s[1] > 1) && applies(c)).length;
+  assert.ok(used >= 6, `SIMD gather ran on ${used} strided cases`);
+  assert.ok(applies({ n: 16, h: 32, w: 32, c: 96, m: 1, kh: 3, kw: 3, s: [2, 2], pad: 'same' }));
+  assert.ok(!applies({ n: 2, h: 8, w: 8, c: 6, m: 1, kh: 3, kw: 3, s: [2, 2], pad: 'same' })); // C mod 4 ≠ 0
+  assert.ok(!applies({ n: 2, h: 8, w: 8, c: 4, m: 2, kh: 3, kw: 3, s: [2, 2], pad: 'same' })); // multiplier
 });
 
 test('the pack registers DepthwiseConv2dNativeBackpropInput for wasm only', async () => {

@@ -5,13 +5,15 @@
  *
  *   wasm  Conv2DBackpropFilter   missing in tfjs-backend-wasm; per-tap XNNPACK GEMMs
  *         Conv2DBackpropInput    replaces the scalar C++ kernel (≈10× faster, XNNPACK conv)
- *         DepthwiseConv2dNativeBackpropInput   missing; XNNPACK depthwise conv of dy (spread by the
- *                                stride) with the reversed filter — as fast as the forward conv at stride 1
- *         DepthwiseConv2dNativeBackpropFilter  missing; JS loop, all 9 taps of a 3×3 per dy load
- *                                (no GEMM in it; XNNPACK formulations measured 1.5–3× slower)
+ *         DepthwiseConv2dNativeBackpropInput   missing; stride 1: XNNPACK depthwise conv of dy with the
+ *                                reversed filter; strided: a WebAssembly SIMD gather (wasm_simd.ts) that
+ *                                skips the zeros — both about as fast as the forward conv
+ *         DepthwiseConv2dNativeBackpropFilter  missing; WebAssembly SIMD row kernel, all taps' sums in
+ *                                registers (no GEMM in it for XNNPACK; a JS loop was 3–4× slower)
  *         ApcBatchNormTrain(Grad) fused training BN, optionally with the ReLU fused in (ops/batch_norm_train.ts)
- *         AvgPoolGrad            JS scatter, or XNNPACK as a transposed depthwise conv when windows overlap a lot
- *                                (the shipped scalar kernel took 14 ms where the forward pool takes 1)
+ *         AvgPoolGrad            XNNPACK as a transposed depthwise conv with a constant filter, or a JS scatter
+ *                                for window sizes XNNPACK has no fast kernel for (the shipped scalar kernel:
+ *                                12.6 ms on 16×32²×96 2×2/2, ours 1.9; the forward pool takes 0.9)
  *         Conv2D, FusedConv2D,   'same' padding passed as explicit padding: the shipped kernels' XNNPACK
  *         DepthwiseConv2dNative, computes negative 'same' padding unsigned (e.g. 1×3 stride 2 on an even
  *         FusedDepthwiseConv2D   size) and returned garbage (same_padding.ts)

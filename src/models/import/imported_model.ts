@@ -21,13 +21,20 @@ export interface ImportedModel {
   readonly notes: readonly string[];
 }
 
-/** The imported model as a network (its own variables; the caller disposes it). */
-export function importedNet(m: ImportedModel): GraphNet {
+/**
+ * The imported model as a network (its own variables; the caller disposes it). With `initSeed`,
+ * weights the import does not supply (a template's new head) get PyTorch's default
+ * initialisation from that seed; without it every weight must be supplied.
+ */
+export function importedNet(m: ImportedModel, opts: { initSeed?: number } = {}): GraphNet {
   const tensors: tf.NamedTensorMap = {};
-  for (const [name, w] of m.weights) tensors[name] = tf.tensor(w.data, [...w.shape], 'float32');
+  const fresh = opts.initSeed !== undefined ? GraphNet.create(m.config, opts.initSeed) : undefined;
   try {
+    for (const [name, w] of m.weights) tensors[name] = tf.tensor(w.data, [...w.shape], 'float32');
+    if (fresh) for (const [name, v] of fresh.weights) if (!tensors[name]) tensors[name] = v;
     return GraphNet.fromWeights(m.config, tensors);
   } finally {
-    tf.dispose(Object.values(tensors));
+    tf.dispose(Object.values(tensors).filter((t) => !fresh || ![...fresh.weights.values()].includes(t as tf.Variable)));
+    fresh?.dispose();
   }
 }

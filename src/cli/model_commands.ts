@@ -1,0 +1,147 @@
+/**
+ * `apc import`, `apc export` and `apc predict`: bringing a user's model in as a checkpoint,
+ * writing a checkpoint out for TF.js or ONNX runtimes, and computing logits for scripts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdir } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { openDataset } from '../data/registry.js';
+import { readNpy, writeNpy } from '../data/npy.js';
+import { writeJsonFile } from '../engine/files.js';
+import { saveNet } from '../models/checkpoint.js';
+import { fileSystemIO } from '../models/checkpoint_io.js';
+import { writeOnnx } from '../models/export/onnx_export.js';
+import type { InputNormalization } from '../models/graph/graph_spec.js';
+import { importedNet } from '../models/import/imported_model.js';
+import { importModelFile, modelFileKind } from '../models/import/import_file.js';
+import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
+import { toLayersModel } from '../models/layers_export.js';
+import { loadModel } from '../models/load_model.js';
+import { predictImage, resizeImage } from '../report/explain.js';
+import { readImageFile } from '../report/image_file.js';
+
+export interface ImportFlags {
+  file: string;
+  out: string;
+  /** 'r,g,b' per-channel mean / std of [0, 1] pixels. */
+  mean?: string;
+  std?: string;
+  bgr?: boolean;
+  template?: string;
+  width?: number;
+  imageSize?: number;
+  numClasses?: number;
+  /** Dataset whose class names (and count) the model's outputs are. */
+  data?: string;
+  seed: number;
+}
+
+function triple(flag: string, v: string): number[] {
+  const parts = v.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) throw new Error(`${flag} must be three numbers 'r,g,b', got '${v}'`);
+  return parts;
+}
+
+export async function importCommand(f: ImportFlags): Promise<void> {
+  let normalization: InputNormalization | undefined;
+  if (f.mean !== undefined || f.std !== undefined || f.bgr) {
+    const std = f.std === undefined ? [1, 1, 1] : triple('--std', f.std);
+    if (std.some((s) => s <= 0)) throw new Error(`--std values must be positive, got '${f.std}'`);
+    normalization = { mean: f.mean === undefined ? [0, 0, 0] : triple('--mean', f.mean), std, channelOrder: f.bgr ? 'bgr' : 'rgb' };
+  }
+  const kind = modelFileKind(f.file);
+  const data = f.data ? openDataset(f.data, f.imageSize ? { imageSize: f.imageSize } : {}) : undefined;
+  const numClasses = f.numClasses ?? data?.info.classNames.length;
+  if (kind === 'safetensors' && !f.template) throw new Error(`${f.file}: a safetensors file needs --template (torchvision:vgg16_bn, torchvision:resnet18, torchvision:resnet34 or torchvision:mobilenet_v2)`);
+  if (kind !== 'safetensors' && (f.template || f.width !== undefined)) throw new Error('--template and --width apply to .safetensors files only');
+  if (kind === 'safetensors' && numClasses === undefined) throw new Error('the template\'s new head needs a class count: --num-classes K or --data NAME');
+  const imported = await importModelFile(f.file, {
+    normalization, template: f.template,
+    templateOptions: kind === 'safetensors' ? { width: f.width, imageSize: f.imageSize ?? data?.info.height, numClasses: numClasses! } : undefined,
+  });
+  const net = importedNet(imported, kind === 'safetensors' ? { initSeed: f.seed } : {});
+  try {
+    if (numClasses !== undefined && net.numClasses !== numClasses) {
+      throw new Error(`${f.file} has ${net.numClasses} outputs but ${f.data ? `${data!.info.name} has` : '--num-classes says'} ${numClasses} classes (output i must be class i)`);
+    }
+    for (const n of imported.notes) process.stderr.write(`import: ${n}\n`);
+    if (!normalization && kind !== 'safetensors') process.stderr.write('import: input metadata: RGB [0, 1] pixels, mean 0, std 1 (the default; set it with --mean r,g,b --std r,g,b [--bgr])\n');
+    await saveNet(f.out, net, {
+      kind: 'imported', source: { file: f.file, format: kind, ...(f.template ? { template: f.template } : {}) }, importNotes: imported.notes,
+      ...(data ? { dataset: data.info.name, classNames: data.info.classNames } : {}),
+      provenance: { command: process.argv.slice(2).join(' '), importedAt: new Date().toISOString() },
+    });
+    process.stdout.write(`${f.file} → ${f.out} · ${net.config.kind} graph · ${net.graph.nodes.length} nodes · ${net.numClasses} outputs · ${net.inputSize.join('×')} input · ${describeNormalization(net)}\n`);
+  } finally {
+    net.dispose();
+  }
+}
+
+export interface ExportFlags { model: string; format: string; out: string }
+
+export async function exportCommand(f: ExportFlags): Promise<void> {
+  if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
+  const { net } = await loadModel(f.model);
+  try {
+    if (f.format === 'onnx') {
+      if (extname(f.out).toLowerCase() !== '.onnx') throw new Error(`--out must be a .onnx file for --format onnx, got '${f.out}'`);
+      await writeOnnx(f.out, net);
+      process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}])\n`);
+      return;
+    }
+    const model = toLayersModel(net); // throws naming a node without an exact Keras form
+    try {
+      await mkdir(f.out, { recursive: true });
+      await model.save(fileSystemIO(f.out));
+    } finally {
+      model.dispose();
+    }
+    process.stdout.write(`${f.model} → ${f.out}/model.json + weights.bin (TF.js layers; tf.loadLayersModel, NHWC input [N, ${net.inputSize.join(', ')}, 3], logits [N, ${net.numClasses}])\n`);
+  } finally {
+    net.dispose();
+  }
+}
+
+export interface PredictFlags { model: string; input?: string; layout: string; image?: string; data?: string; out: string }
+
+export async function predictCommand(f: PredictFlags): Promise<void> {
+  if ((f.input === undefined) === (f.image === undefined)) throw new Error('give either --input FILE.npy or --image FILE');
+  if (f.layout !== 'nchw' && f.layout !== 'nhwc') throw new Error(`--layout must be nchw or nhwc, got '${f.layout}'`);
+  const ext = extname(f.out).toLowerCase();
+  if (ext !== '.npy' && ext !== '.json') throw new Error(`--out must be a .npy or .json file, got '${f.out}'`);
+  const { net, meta } = await loadModel(f.model);
+  try {
+    const [H, W] = net.inputSize;
+    let logits: Float32Array;
+    let n: number;
+    if (f.input) {
+      // the network's input tensor as is (already normalised), e.g. what PyTorch was given
+      const a = await readNpy(f.input);
+      const want = f.layout === 'nchw' ? `[N, 3, ${H}, ${W}]` : `[N, ${H}, ${W}, 3]`;
+      const s = a.shape;
+      const ok = s.length === 4 && (f.layout === 'nchw' ? s[1] === 3 && s[2] === H && s[3] === W : s[1] === H && s[2] === W && s[3] === 3);
+      if (!ok || !(a.data instanceof Float32Array)) throw new Error(`${f.input}: expected a float array ${want} (--layout ${f.layout}), got ${a.dtype} [${s}]`);
+      n = s[0];
+      logits = tf.tidy(() => {
+        const t = tf.tensor4d(a.data as Float32Array, [s[0], s[1], s[2], s[3]]);
+        return Float32Array.from(net.predict(f.layout === 'nchw' ? tf.transpose(t, [0, 2, 3, 1]) : t).dataSync());
+      });
+    } else {
+      const img = await readImageFile(f.image!);
+      const image = resizeImage(img.image, img.height, img.width, H, W);
+      // a model without its own metadata is normalised with its dataset's statistics
+      const norm = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: H }), net).info;
+      logits = predictImage(net, image, norm).logits;
+      n = 1;
+    }
+    const K = net.numClasses;
+    if (ext === '.npy') await writeNpy(f.out, [n, K], logits);
+    else {
+      const rows = Array.from({ length: n }, (_, i) => Array.from(logits.subarray(i * K, (i + 1) * K)));
+      await writeJsonFile(f.out, { model: f.model, classNames: meta.classNames ?? null, logits: rows });
+    }
+    process.stdout.write(`${n} × ${K} logits → ${f.out}\n`);
+  } finally {
+    net.dispose();
+  }
+}

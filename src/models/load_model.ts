@@ -1,0 +1,37 @@
+/**
+ * One loader for every flag that takes a model (`--model`, `--teacher`, `--compare`, `--init`): an
+ * apc checkpoint directory, or a model file a user brings — `.onnx` (PyTorch export) or a TF.js /
+ * Keras `model.json` — imported on the fly with its default input metadata (`apc import` writes a
+ * checkpoint and lets you set it).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadNet, type NetMeta } from './checkpoint.js';
+import { META_JSON } from './checkpoint_io.js';
+import type { GraphNet } from './graph/graph_net.js';
+import { type ImportedModel, importedNet } from './import/imported_model.js';
+import { importModelFile, isModelFile } from './import/import_file.js';
+
+export interface LoadedModel {
+  readonly net: GraphNet;
+  readonly meta: Partial<NetMeta>;
+  /** What an on-the-fly import changed (empty for checkpoints). */
+  readonly notes: readonly string[];
+}
+
+/** Loads a checkpoint directory or imports a model file; errors name the path. */
+export async function loadModel(path: string): Promise<LoadedModel> {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const { net, meta } = await loadNet(path);
+    return { net, meta, notes: [] };
+  }
+  // model.json inside an apc checkpoint: the checkpoint
+  if (basename(path) === 'model.json' && existsSync(join(dirname(path), META_JSON))) {
+    const { net, meta } = await loadNet(dirname(path));
+    return { net, meta, notes: [] };
+  }
+  if (!existsSync(path)) throw new Error(`${path} does not exist (expected a checkpoint directory, a .onnx file or a model.json)`);
+  if (!isModelFile(path)) throw new Error(`${path} is neither a checkpoint directory nor a .onnx / model.json file (safetensors need a template: apc import FILE --template …)`);
+  const imported: ImportedModel = await importModelFile(path, {});
+  return { net: importedNet(imported), meta: {}, notes: imported.notes };
+}
