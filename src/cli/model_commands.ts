@@ -52,6 +52,9 @@ export async function importCommand(f: ImportFlags): Promise<void> {
   const kind = modelFileKind(f.file);
   const data = f.data ? openDataset(f.data, f.imageSize ? { imageSize: f.imageSize } : {}) : undefined;
   const numClasses = f.numClasses ?? data?.info.classNames.length;
+  if (f.numClasses !== undefined && data && data.info.classNames.length !== f.numClasses) {
+    throw new Error(`--num-classes ${f.numClasses} disagrees with ${data.info.name}'s ${data.info.classNames.length} classes`);
+  }
   if (kind === 'safetensors' && !f.template) throw new Error(`${f.file}: a safetensors file needs --template (torchvision:vgg16_bn, torchvision:resnet18, torchvision:resnet34 or torchvision:mobilenet_v2)`);
   if (kind !== 'safetensors' && (f.template || f.width !== undefined)) throw new Error('--template and --width apply to .safetensors files only');
   if (kind === 'safetensors' && numClasses === undefined) throw new Error('the template\'s new head needs a class count: --num-classes K or --data NAME');
@@ -62,7 +65,7 @@ export async function importCommand(f: ImportFlags): Promise<void> {
   const net = importedNet(imported, kind === 'safetensors' ? { initSeed: f.seed } : {});
   try {
     if (numClasses !== undefined && net.numClasses !== numClasses) {
-      throw new Error(`${f.file} has ${net.numClasses} outputs but ${f.data ? `${data!.info.name} has` : '--num-classes says'} ${numClasses} classes (output i must be class i)`);
+      throw new Error(`${f.file} has ${net.numClasses} outputs but ${f.numClasses !== undefined ? '--num-classes says' : `${data!.info.name} has`} ${numClasses} classes (output i must be class i)`);
     }
     for (const n of imported.notes) process.stderr.write(`import: ${n}\n`);
     if (!normalization && kind !== 'safetensors') process.stderr.write('import: input metadata: RGB [0, 1] pixels, mean 0, std 1 (the default; set it with --mean r,g,b --std r,g,b [--bgr])\n');

@@ -18,6 +18,9 @@
  *         DepthwiseConv2dNative, computes negative 'same' padding unsigned (e.g. 1×3 stride 2 on an even
  *         FusedDepthwiseConv2D   size) and returned garbage (same_padding.ts)
  *         Identity               shares data instead of copying (every saved-for-gradient clone)
+ *         Slice, SplitV, Unpack  copy only the slice (the shipped Slice copied its whole input into a fresh
+ *                                ArrayBuffer first, per output for split/unstack: the tf.concat and tf.pad
+ *                                gradients, GC pauses)
  *         MaxPoolGrad            JS loop (≈4× faster than the shipped kernel; the 2×2/2 case branch-free, ≈2× more)
  *         Sum                    leading-axes sums without the transpose (bias gradients)
  *   cpu   ApcBatchNormTrain(Grad)
@@ -46,6 +49,7 @@ import { depthwiseConv2dBackpropInputWasmConfig } from './depthwise_conv2d_backp
 import { makeIdentityWasmConfig } from './identity.js';
 import { maxPoolGradWasmConfig } from './max_pool_grad.js';
 import { makeSamePaddingWasmConfigs } from './same_padding.js';
+import { makeSliceWasmConfigs } from './slice.js';
 import { makeSumWasmConfig } from './sum.js';
 
 function packFor(backendName: string): KernelConfig[] {
@@ -65,6 +69,7 @@ function packFor(backendName: string): KernelConfig[] {
         avgPoolGradWasmConfig,
         makeSumWasmConfig(),
         ...makeSamePaddingWasmConfigs(),
+        ...makeSliceWasmConfigs(),
       ];
     case 'cpu':
       return [...batchNormKernelConfigs('cpu')];

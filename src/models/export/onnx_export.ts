@@ -24,13 +24,11 @@ import {
   encodeOnnxModel, float32Tensor, int64Tensor, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor,
   ONNX_EXPORT_IR_VERSION, ONNX_EXPORT_OPSET, writeOnnxModel,
 } from '../import/onnx_model.js';
-import { ONNX_NORMALIZATION_KEY } from '../import/onnx_import.js';
+import { type Chw, ONNX_NORMALIZATION_KEY } from '../import/onnx_import.js';
 import { APC_VERSION } from '../../version.js';
 
 /** The symbolic batch dimension of the exported input and output. */
 export const ONNX_BATCH_DIM = 'batch';
-
-type Chw = readonly [number, number, number];
 
 /** HWIO → OIHW; a depthwise [kh, kw, C, m] kernel is HWIO with I = 1, O = C·m. */
 export function hwioToOihw(k: Float32Array, [kh, kw, i, o]: readonly number[]): Float32Array {
