@@ -8,7 +8,10 @@ stdout, so the Node side can interleave apc and PyTorch repetitions on the same 
   {"op": "run", "what": <row>, "iters": n}      -> {"ok": true, "ms": [n wall times]}
   {"op": "quit"}
 
-Rows (what): teacher_step, kd_step, kdwcam_ref_step, kdwcam_lean_step, gradcam, forward.
+Rows (what): teacher_step, kd_step, kdwcam_ref_step, kdwcam_lean_step, gradcam, forward, and
+graph_step:<name> / graph_forward:<name> for every apc graph sent with
+  {"op": "init_graphs", "graphs": {"<name>": {"spec": <GraphSpec>, "shapes": {node: shape}}}, "batch": 16}
+(ResNet-18, MobileNetV2 …): GraphModule below builds the same network from apc's graph JSON.
 The networks are built from apc's VggConfig (src/models/vgg_config.ts): every conv 3x3/1 'same' +
 bias -> BatchNorm (eps, momentum from the config) -> ReLU, a 2x2/2 max-pool after each block,
 flatten -> Dropout -> Linear. Layout is PyTorch's NCHW (what the reference implementation runs).
@@ -49,6 +52,98 @@ class Vgg(nn.Module):
         f = self.pool(a)
         z = self.fc(self.dropout(torch.flatten(f, 1)))
         return a, f, z
+
+
+class GraphModule(nn.Module):
+    """apc's graph (src/models/graph/graph_spec.ts) as a PyTorch module, NCHW: the same ops,
+    shapes and parameter counts, so a train step times the same network on both sides. `shapes`
+    holds apc's per-node output shapes ([H, W, C] or [F]), which size the dense layers."""
+
+    def __init__(self, spec, shapes):
+        super().__init__()
+        self.spec = spec
+        self.mods = nn.ModuleDict()
+        cin = lambda n: shapes[n["inputs"][0]][-1]
+        for n in spec["nodes"]:
+            op, key = n["op"], n["name"].replace(".", "_")
+            if op == "conv2d":
+                t, b, l, r = n.get("pads", [0, 0, 0, 0])
+                if t != b or l != r:
+                    raise ValueError(f"node {n['name']}: asymmetric pads")
+                self.mods[key] = nn.Conv2d(cin(n), n["filters"], n["kernelSize"], n.get("strides", [1, 1]), (t, l),
+                                           n.get("dilations", [1, 1]), n.get("groups", 1), n.get("useBias", True))
+            elif op == "batchNorm":
+                self.mods[key] = nn.BatchNorm2d(cin(n), eps=n.get("epsilon", 1e-5), momentum=n.get("momentum", 0.1))
+            elif op == "dense":
+                features = 1
+                for d in shapes[n["inputs"][0]]:
+                    features *= d
+                self.mods[key] = nn.Linear(features, n["units"], bias=n.get("useBias", True))
+            elif op == "dropout":
+                self.mods[key] = nn.Dropout(n["rate"])
+
+    def forward(self, x):
+        v = {"input": x}
+        for n in self.spec["nodes"]:
+            op, key = n["op"], n["name"].replace(".", "_")
+            a = v[n["inputs"][0]]
+            if op in ("conv2d", "batchNorm", "dense", "dropout"):
+                y = self.mods[key](a)
+            elif op == "relu":
+                y = F.relu(a)
+            elif op == "clip":
+                y = F.relu6(a) if (n["min"], n["max"]) == (0, 6) else torch.clamp(a, n["min"], n["max"])
+            elif op == "maxPool":
+                t, b, l, r = n.get("pads", [0, 0, 0, 0])
+                y = F.max_pool2d(a, n["poolSize"], n["strides"], (t, l))
+            elif op == "avgPool":
+                t, b, l, r = n.get("pads", [0, 0, 0, 0])
+                y = F.avg_pool2d(a, n["poolSize"], n["strides"], (t, l), count_include_pad=n.get("countIncludePad", True))
+            elif op == "globalAvgPool":
+                y = a.mean((2, 3))
+            elif op == "pad":
+                t, b, l, r = n["pads"]
+                y = F.pad(a, (l, r, t, b), value=n.get("value", 0))
+            elif op == "add":
+                y = v[n["inputs"][0]]
+                for i in n["inputs"][1:]:
+                    y = y + v[i]
+            elif op == "concat":
+                y = torch.cat([v[i] for i in n["inputs"]], 1)
+            elif op == "flatten":
+                y = a.permute(0, 2, 3, 1).flatten(1) if a.dim() == 4 else a  # apc's NHWC order
+            elif op == "identity":
+                y = a
+            else:
+                raise ValueError(f"node {n['name']}: op {op}")
+            v[n["name"]] = y
+        return v[self.spec["output"]]
+
+
+class GraphBench:
+    """Train step and forward of one apc graph, as the teacher step does for the VGG."""
+
+    def __init__(self, spec, shapes, batch, seed=0):
+        torch.manual_seed(seed)
+        self.net = GraphModule(spec, shapes)
+        h, w, c = spec["input"]["shape"]
+        self.x = torch.randn(batch, c, h, w)
+        k = next(n for n in spec["nodes"] if n["name"] == spec["output"])["units"]
+        self.y = (torch.rand(batch, k) < 0.15).float()
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def step(self):
+        self.net.train()
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.multilabel_soft_margin_loss(self.net(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def forward(self):
+        self.net.eval()
+        with torch.no_grad():
+            return float(self.net(self.x).numpy().sum())
 
 
 def kd_loss(s, t, temperature):
@@ -92,6 +187,7 @@ class Bench:
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.alpha, self.temperature, self.beta = 0.9, 4.0, 1.0
+        self.graphs = {}
 
     # (a) plain training step: BN in training mode, dropout, SGD momentum + weight decay
     def teacher_step(self):
@@ -170,6 +266,10 @@ class Bench:
             return float(self.net(self.x)[2].numpy().sum())
 
     def run(self, what):
+        if what.startswith("graph_step:"):
+            return self.graphs[what.split(":", 1)[1]].step()
+        if what.startswith("graph_forward:"):
+            return self.graphs[what.split(":", 1)[1]].forward()
         if what == "teacher_step":
             return self.teacher_step()
         if what == "kd_step":
@@ -198,6 +298,9 @@ def main():
                 bench = Bench(msg)
                 out = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
                        "mkldnn": bool(torch.backends.mkldnn.is_available())}
+            elif op == "init_graphs":
+                bench.graphs = {k: GraphBench(g["spec"], g["shapes"], int(msg["batch"])) for k, g in msg["graphs"].items()}
+                out = {"ok": True, "params": {k: sum(p.numel() for p in g.net.parameters()) for k, g in bench.graphs.items()}}
             elif op == "run":
                 ms = []
                 for _ in range(int(msg.get("iters", 1))):

@@ -13,8 +13,9 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { VggConfig } from '../models/vgg_config.js';
+import type { GraphSpec } from '../models/graph/graph_spec.js';
 
-export type TorchRow = 'teacher_step' | 'kd_step' | 'kdwcam_ref_step' | 'kdwcam_lean_step' | 'gradcam' | 'forward';
+export type TorchRow = 'teacher_step' | 'kd_step' | 'kdwcam_ref_step' | 'kdwcam_lean_step' | 'gradcam' | 'forward' | `graph_step:${string}` | `graph_forward:${string}`;
 
 export interface TorchInfo {
   torch: string;
@@ -88,6 +89,15 @@ export class TorchChild {
   async init(teacher: VggConfig, student: VggConfig, batch: number, threads: number): Promise<TorchInfo> {
     const r = await this.request({ op: 'init', teacher, student, batch, threads, seed: 0 });
     return { torch: String(r.torch), threads: Number(r.threads), mkldnn: Boolean(r.mkldnn), python: torchPython() };
+  }
+
+  /**
+   * Builds apc graphs (ResNet, MobileNetV2 …) in PyTorch from their JSON for the `graph_step:NAME`
+   * and `graph_forward:NAME` rows; returns PyTorch's parameter count of each.
+   */
+  async initGraphs(graphs: Record<string, { spec: GraphSpec; shapes: Record<string, readonly number[]> }>, batch: number): Promise<Record<string, number>> {
+    const r = await this.request({ op: 'init_graphs', graphs, batch });
+    return r.params as Record<string, number>;
   }
 
   /** Wall times (ms) of `iters` consecutive calls of one row. */

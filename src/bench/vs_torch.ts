@@ -28,6 +28,9 @@ import { profileKernels } from '../engine/kernels/register.js';
 import { Rng } from '../engine/random.js';
 import { parseMatchingConfig } from '../matching/matching_term.js';
 import { GraphNet } from '../models/graph/graph_net.js';
+import type { GraphSpec } from '../models/graph/graph_spec.js';
+import { modelStats } from '../models/accounting.js';
+import { type ModelConfig, archPreset } from '../models/model_config.js';
 import { type VggConfig, vggPreset } from '../models/vgg_config.js';
 import { labelObjective, type Objective, type TrainBatch, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
@@ -136,6 +139,61 @@ interface RowSpec {
   target?: string;
 }
 
+/**
+ * The families' train-step rows: the same networks (apc's graph JSON rebuilt in PyTorch by
+ * bench/torch_bench.py's GraphModule) at the `apc run --arch` quick-preset teacher sizes, 64×64,
+ * 10 classes. PyTorch's parameter count is checked against apc's before timing.
+ */
+export const GRAPH_ROWS = [
+  { key: 'resnet18', arch: 'resnet18', width: 8, label: 'ResNet-18/8 train step' },
+  { key: 'mobilenetv2', arch: 'mobilenetv2', width: 4, label: 'MobileNetV2/4 train step' },
+] as const;
+
+/** One family network with its batch and optimiser, for the graph rows. */
+export class GraphWorkload {
+  readonly net: GraphNet;
+  private readonly opt = new SgdMomentum({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  private readonly vars: tf.Variable[];
+  private readonly objective = labelObjective(multiLabelSoftMargin);
+  private readonly rng = new Rng(7);
+  readonly batch: TrainBatch;
+
+  constructor(readonly config: ModelConfig, batchSize: number) {
+    this.net = GraphNet.create(config, 0);
+    this.vars = this.net.trainableVariables();
+    const rng = new Rng(1);
+    const [H, W] = this.net.inputSize;
+    const K = this.net.numClasses;
+    this.batch = {
+      x: tf.tensor4d(rng.uniformArray(batchSize * H * W * 3, -1, 1), [batchSize, H, W, 3]),
+      y: tf.tensor2d(Float32Array.from({ length: batchSize * K }, () => (rng.next() < 0.15 ? 1 : 0)), [batchSize, K]),
+      indices: Array.from({ length: batchSize }, (_, i) => i),
+    };
+  }
+
+  /** apc's graph JSON and per-node shapes, for PyTorch's GraphModule. */
+  torchSpec(): { spec: GraphSpec; shapes: Record<string, readonly number[]> } {
+    const g = this.net.graph;
+    return { spec: g.spec, shapes: Object.fromEntries([['input', g.inputShape], ...g.nodes.map((n) => [n.name, g.shape(n.name)])]) };
+  }
+
+  async step(): Promise<void> {
+    await trainStep(this.net, this.objective, this.opt, this.vars, this.batch, this.rng);
+  }
+
+  async forward(): Promise<void> {
+    const z = this.net.predict(this.batch.x);
+    await z.data();
+    z.dispose();
+  }
+
+  dispose(): void {
+    tf.dispose([this.batch.x, this.batch.y]);
+    this.opt.dispose();
+    this.net.dispose();
+  }
+}
+
 export const ROWS: readonly RowSpec[] = [
   { key: 'teacher', label: 'teacher train step (vgg16s/8)', torch: 'teacher_step', apc: (w) => w.teacherStep(), target: '≤ 1.0×' },
   { key: 'kd', label: 'KD step (/16 student, /8 teacher)', torch: 'kd_step', apc: (w) => w.kdStep(false) },
@@ -177,15 +235,25 @@ export async function runVsTorch(opts: { batch: number; reps: number; threads: n
   const log = opts.log ?? (() => {});
   const torch = TorchChild.start(); // first: fails fast, naming the fix, when torch is missing
   const w = Workload.standard(opts.batch);
+  const graphs = GRAPH_ROWS.map((g) => ({ ...g, w: new GraphWorkload(archPreset({ arch: g.arch, width: g.width, imageSize: 64, numClasses: 10, dropout: 0 }), opts.batch) }));
   try {
     const info = await torch.init(w.teacherConfig, w.studentConfig, opts.batch, opts.threads);
     log(`PyTorch ${info.torch} (${info.python}, ${info.threads} threads, mkldnn ${info.mkldnn ? 'on' : 'off'})`);
+    const torchParams = await torch.initGraphs(Object.fromEntries(graphs.map((g) => [g.key, g.w.torchSpec()])), opts.batch);
+    for (const g of graphs) {
+      const ours = modelStats(g.w.net).params;
+      if (torchParams[g.key] !== ours) throw new Error(`--vs-torch: PyTorch's ${g.label} has ${torchParams[g.key]} parameters, apc's ${ours}`);
+    }
+    const rows: readonly RowSpec[] = [...ROWS, ...graphs.flatMap((g): RowSpec[] => [
+      { key: `${g.key}Step`, label: `${g.label} (batch ${opts.batch})`, torch: `graph_step:${g.key}`, apc: () => g.w.step(), target: '≤ 2.0×' },
+      { key: `${g.key}Forward`, label: `${g.label.replace('train step', 'forward')}`, torch: `graph_forward:${g.key}`, apc: () => g.w.forward() },
+    ])];
     const apcT = new Map<string, number[]>();
     const torchT = new Map<string, number[]>();
-    for (const r of ROWS) { apcT.set(r.key, []); torchT.set(r.key, []); }
+    for (const r of rows) { apcT.set(r.key, []); torchT.set(r.key, []); }
     // Round 0 warms both sides up (kernel compilation, allocation, XNNPACK operator caches).
     for (let rep = 0; rep <= opts.reps; rep++) {
-      for (const r of ROWS) {
+      for (const r of rows) {
         const t0 = performance.now();
         await r.apc(w);
         const a = performance.now() - t0;
@@ -194,7 +262,7 @@ export async function runVsTorch(opts: { batch: number; reps: number; threads: n
       }
       log(`  round ${rep}/${opts.reps}${rep === 0 ? ' (warm-up)' : ''} done`);
     }
-    const rows = ROWS.map((r): VsTorchRow => {
+    const results = rows.map((r): VsTorchRow => {
       const apcMs = median(apcT.get(r.key)!);
       const torchMs = median(torchT.get(r.key)!);
       return {
@@ -204,9 +272,9 @@ export async function runVsTorch(opts: { batch: number; reps: number; threads: n
         apcSamples: apcT.get(r.key)!, torchSamples: torchT.get(r.key)!,
       };
     });
-    const by = (k: string) => rows.find((r) => r.key === k)!;
+    const by = (k: string) => results.find((r) => r.key === k)!;
     return {
-      torch: info, batch: opts.batch, reps: opts.reps, rows,
+      torch: info, batch: opts.batch, reps: opts.reps, rows: results,
       apcWcamOverKd: median(pairRatios(apcT.get('kdwcam')!, apcT.get('kd')!)) || by('kdwcam').apcMs / by('kd').apcMs,
       torchRefWcamOverKd: by('kdwcam').torchMs / by('kd').torchMs,
       apcSpeedups: {
@@ -217,6 +285,7 @@ export async function runVsTorch(opts: { batch: number; reps: number; threads: n
   } finally {
     await torch.close();
     w.dispose();
+    for (const g of graphs) g.w.dispose();
   }
 }
 

@@ -301,8 +301,12 @@ function provenanceSection(results: ReportResults, runDate: Date | undefined, ge
   const out = ['<section id="provenance"><h2>Provenance</h2><dl class="prov">',
     item('apc version', results.apc), item('backend', results.backendDetail ?? results.backend), item('seed', results.seed),
     item('dataset', results.dataset === undefined ? undefined : `${results.dataset}${results.split ? ` (${results.split} split)` : ''}`),
-    item('preset', results.preset), item('run date', runDate ? runDate.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : undefined),
+    item('preset', results.preset), item('architecture', results.arch), item('run date', runDate ? runDate.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : undefined),
     item('report generated', generated.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')), '</dl>'];
+  const skipped = (results.skipped ?? []).filter((s) => s && typeof s.what === 'string');
+  if (skipped.length) {
+    out.push('<h3>Skipped</h3><ul class="skipped">', ...skipped.map((s) => `<li><b>${esc(s.what)}</b>: ${esc(s.reason)}</li>`), '</ul>');
+  }
   const stages = (results.stages ?? []).filter((s) => s && typeof s.name === 'string');
   if (stages.length === 0) {
     out.push('<p class="absent">No stage timings in this results.json.</p>');

@@ -236,3 +236,12 @@ test('provenance shows the full backend line when results.json records it, else 
   const old = renderReport({ results: { ...RESULTS, backend: 'cpu' }, imageSrc: () => undefined, generated: new Date(0) });
   assert.match(old, /backend<\/[a-z]+>\s*<[a-z]+[^>]*>cpu</);
 });
+
+test('provenance names the architecture and lists what the study skipped, escaped', () => {
+  const skipped = [{ what: 'lrp', reason: "need a plain VGG-style chain; node 'layer1.0.add' (add) <b>" }, { what: 'structured', reason: 'not yet' }];
+  const html = renderReport({ results: { ...RESULTS, arch: 'resnet18', skipped }, imageSrc: () => undefined, generated: new Date(0) });
+  assert.match(html, /<dt>architecture<\/dt><dd>resnet18<\/dd>/);
+  assert.match(html, /<li><b>lrp<\/b>: need a plain VGG-style chain; node &#39;layer1\.0\.add&#39; \(add\) &lt;b&gt;<\/li>/);
+  assert.match(html, /<li><b>structured<\/b>: not yet<\/li>/);
+  assert.doesNotMatch(renderReport({ results: RESULTS, imageSrc: () => undefined, generated: new Date(0) }), /<h3>Skipped<\/h3>/);
+});

@@ -63,6 +63,10 @@ export interface ReportResults {
   stages?: { name: string; seconds: number | null }[];
   /** Per-round pruning series (any of the shapes `pruningSeries` accepts). */
   series?: unknown;
+  /** Teacher architecture ('vgg16', 'resnet18' …, 'graph' for an imported model); older results lack it. */
+  arch?: string;
+  /** Rows and methods the study left out, and why. */
+  skipped?: { what?: unknown; reason?: unknown }[];
 }
 
 /** A finite number or undefined (null, NaN, strings → undefined). */

@@ -13,8 +13,12 @@
  *    registers; the C mod 4 last channels go to the JS loop;
  *  - 'js': the same in JS, one channel at a time (dwBackpropFilterRows).
  *
- * Measured, batch 16, 3×3 'same', 1 thread (ms; see the bench's depthwise rows for the step):
- *   MEASURED_TABLE
+ * Measured, batch 16, 32²×96, 3×3 'same', 1 thread, min of 30 on a busy 2-core VM (ms; the
+ * bench's depthwise rows time the whole step):
+ *
+ *   stride   simd   js     XNNPACK (below)   forward conv, for scale
+ *   1        2.8    11.9   30.7              2.7
+ *   2        1.2     3.6   11.1              1.0
  *
  * 'XNNPACK' is the correlation as a depthwise convolution: x as a [1,H,W,N·C] image, dy as a
  * [OH,OW,N·C,M] filter (stride and dilation of the forward conv swapped), then a sum over n. It

@@ -16,10 +16,10 @@ test('registerKernelPack: names per backend, idempotent, nothing for other backe
   assert.deepEqual(second, first);
   second.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), configs[i], n));
   for (const n of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'ApcBatchNormTrain', 'ApcBatchNormTrainGrad',
-    'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'AvgPoolGrad', 'DepthwiseConv2dNative']) {
+    'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'AvgPoolGrad', 'DepthwiseConv2dNative', 'ApcRelu6Grad']) {
     assert.ok(first.includes(n), n);
   }
-  assert.deepEqual(registerKernelPack('cpu'), ['ApcBatchNormTrain', 'ApcBatchNormTrainGrad']);
+  assert.deepEqual(registerKernelPack('cpu'), ['ApcBatchNormTrain', 'ApcBatchNormTrainGrad', 'ApcRelu6Grad']);
   assert.deepEqual(registerKernelPack('webgl'), []);
 });
 

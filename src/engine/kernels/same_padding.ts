@@ -2,13 +2,13 @@
  * 'same' padding made explicit for the wasm convolution kernels (Conv2D, FusedConv2D,
  * DepthwiseConv2dNative, FusedDepthwiseConv2D).
  *
- * tfjs-backend-wasm 4.22 hands 'same' to XNNPACK as its TensorFlow-SAME flag, and that XNNPACK
- * computes the total padding (out−1)·stride + kernel − in in an unsigned integer: when it is
- * negative — a kernel side smaller than the stride on an input that the stride divides, e.g. a
- * 1×3 kernel with stride 2 on 10 rows — it wraps around and the output is garbage (checked against
- * cpu: relErr ≈ 1 for depthwise and dense convs alike). tfjs already clamps that padding at 0 in
- * `computeConv2DInfo`, so passing its top/bottom/left/right as explicit padding gives the right
- * result, and costs nothing (XNNPACK takes both forms through the same padding fields).
+ * tfjs-backend-wasm 4.22 hands 'same' to XNNPACK as its TensorFlow-SAME flag, and the result is
+ * wrong when the total padding (out−1)·stride + kernel − in is negative — a kernel side smaller
+ * than the stride on a size the stride divides, e.g. a 1×3 kernel with stride 2 on 10 rows: relErr
+ * ≈ 1 against cpu for depthwise and dense convs alike, fused or not (1×1 kernels came out right).
+ * It looks like that XNNPACK computes the padding unsigned and it wraps around. tfjs clamps it at
+ * 0 in `computeConv2DInfo`, so passing its top/bottom/left/right as explicit padding gives the
+ * right result and costs nothing (XNNPACK takes both forms through the same padding fields).
  */
 import { backend_util, Conv2D, DepthwiseConv2dNative, FusedConv2D, FusedDepthwiseConv2D, getKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';

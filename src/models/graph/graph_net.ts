@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTrain } from '../../engine/ops/batch_norm_train.js';
+import { relu6 } from '../../engine/ops/relu6.js';
 import { Rng } from '../../engine/random.js';
 import { type ModelConfig, graphOf } from '../model_config.js';
 import type { Graph } from './graph.js';
@@ -274,7 +275,7 @@ export class GraphNet {
       const relu = act?.op === 'relu';
       const r = batchNormTrain(convolve(conv, x, kernel), p.gamma, p.beta, eps, { relu, ...(bias ? { bias } : {}) });
       stats.push({ bn: bn.name, mean: r.mean, variance: r.variance, count: r.y.size / conv.filters });
-      y = act && !relu ? tf.relu6(r.y) : r.y;
+      y = act && !relu ? relu6(r.y) : r.y;
     } else {
       const [k, b] = foldIntoConv(kernel, bias, p, eps, isDepthwise(conv));
       const pad = tfPadding(conv.pads, x.shape[1], x.shape[2], conv.kernelSize, conv.strides, conv.dilations);

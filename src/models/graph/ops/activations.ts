@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import type { OpDef } from '../op.js';
+import { relu6 } from '../../../engine/ops/relu6.js';
 
 export const reluOp: OpDef<'relu'> = {
   kind: 'relu',
@@ -16,8 +17,8 @@ export const reluOp: OpDef<'relu'> = {
 export const clipOp: OpDef<'clip'> = {
   kind: 'clip',
   outputShape: (_n, [input]) => input,
-  // ReLU6 as tfjs's own op (its gradient masks 0 < x < 6, graph.md §4)
-  forward: (n, [x]) => (n.min === 0 && n.max === 6 ? tf.relu6(x) : tf.clipByValue(x, n.min, n.max)),
+  // ReLU6 with apc's one-pass gradient (engine/ops/relu6.ts; same values as tf.relu6's)
+  forward: (n, [x]) => (n.min === 0 && n.max === 6 ? relu6(x) : tf.clipByValue(x, n.min, n.max)),
   keras(n, [x]) {
     // Keras has clip(0, m) as ReLU(max_value=m); other ranges have no layer
     if (n.min !== 0) throw new Error(`node '${n.name}': clip(${n.min}, ${n.max}) has no Keras layer (only clip(0, m) = ReLU(max_value=m))`);
