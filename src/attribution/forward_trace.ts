@@ -55,6 +55,9 @@ export function chainLayers(net: GraphNet): Layer[] {
   const refuse = (node: NodeSpec, why: string): never => {
     throw new Error(`relevance methods (LRP, RAP, EBP) and the layer-by-layer paths need a plain VGG-style chain for now; node '${node.name}' (${node.op}) ${why}`);
   };
+  // the graph-level reason first (a residual add, a depthwise conv …), then per-node details
+  const structural = net.graph.nodes.find((n) => n.op === 'add' || n.op === 'concat' || (n.op === 'conv2d' && n.groups > 1));
+  if (structural) refuse(structural, structural.op === 'conv2d' ? 'is a depthwise convolution' : `joins branches (a ${structural.op === 'add' ? 'residual add' : 'concatenation'})`);
   let prev = 'input';
   for (const node of net.graph.nodes) {
     if (node.inputs.length !== 1 || node.inputs[0] !== prev) refuse(node, `does not read the previous node's output ('${prev}')`);

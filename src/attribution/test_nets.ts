@@ -1,5 +1,5 @@
 /**
- * Small seeded VggNets and inputs for the attribution tests (and quick benchmarks).
+ * Small seeded VGG networks (GraphNet) and inputs for the attribution tests (and quick benchmarks).
  * Not used by the library itself.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -14,7 +14,9 @@ import { writeOnnx } from '../models/export/onnx_export.js';
 import type { InputNormalization } from '../models/graph/graph_spec.js';
 import { importedNet } from '../models/import/imported_model.js';
 import { importModelFile, modelFileKind } from '../models/import/import_file.js';
-import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
+import { datasetForModel, describeNormalization, modelNormalization, withNormalization } from '../models/input_normalization.js';
+import { GraphNet } from '../models/graph/graph_net.js';
+import { IMAGENET_NORMALIZATION } from '../models/import/torchvision_templates.js';
 import { toLayersModel } from '../models/layers_export.js';
 import { loadModel } from '../models/load_model.js';
 import { predictImage, resizeImage } from '../report/explain.js';
@@ -43,13 +45,15 @@ function triple(flag: string, v: string): number[] {
 }
 
 export async function importCommand(f: ImportFlags): Promise<void> {
+  const kind = modelFileKind(f.file);
   let normalization: InputNormalization | undefined;
   if (f.mean !== undefined || f.std !== undefined || f.bgr) {
-    const std = f.std === undefined ? [1, 1, 1] : triple('--std', f.std);
+    // what is not given keeps its default: a template's ImageNet statistics, else mean 0 / std 1
+    const base = kind === 'safetensors' ? IMAGENET_NORMALIZATION : { mean: [0, 0, 0], std: [1, 1, 1] };
+    const std = f.std === undefined ? [...base.std] : triple('--std', f.std);
     if (std.some((s) => s <= 0)) throw new Error(`--std values must be positive, got '${f.std}'`);
-    normalization = { mean: f.mean === undefined ? [0, 0, 0] : triple('--mean', f.mean), std, channelOrder: f.bgr ? 'bgr' : 'rgb' };
+    normalization = { mean: f.mean === undefined ? [...base.mean] : triple('--mean', f.mean), std, channelOrder: f.bgr ? 'bgr' : 'rgb' };
   }
-  const kind = modelFileKind(f.file);
   const data = f.data ? openDataset(f.data, f.imageSize ? { imageSize: f.imageSize } : {}) : undefined;
   const numClasses = f.numClasses ?? data?.info.classNames.length;
   if (f.numClasses !== undefined && data && data.info.classNames.length !== f.numClasses) {
@@ -68,7 +72,6 @@ export async function importCommand(f: ImportFlags): Promise<void> {
       throw new Error(`${f.file} has ${net.numClasses} outputs but ${f.numClasses !== undefined ? '--num-classes says' : `${data!.info.name} has`} ${numClasses} classes (output i must be class i)`);
     }
     for (const n of imported.notes) process.stderr.write(`import: ${n}\n`);
-    if (!normalization && kind !== 'safetensors') process.stderr.write('import: input metadata: RGB [0, 1] pixels, mean 0, std 1 (the default; set it with --mean r,g,b --std r,g,b [--bgr])\n');
     await saveNet(f.out, net, {
       kind: 'imported', source: { file: f.file, format: kind, ...(f.template ? { template: f.template } : {}) }, importNotes: imported.notes,
       ...(data ? { dataset: data.info.name, classNames: data.info.classNames } : {}),
@@ -84,7 +87,14 @@ export interface ExportFlags { model: string; format: string; out: string }
 
 export async function exportCommand(f: ExportFlags): Promise<void> {
   if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
-  const { net } = await loadModel(f.model);
+  const loaded = await loadModel(f.model);
+  // a model trained on a dataset leaves with that dataset's statistics as its input metadata
+  const saved = loaded.meta.normalization as { mean?: number[]; std?: number[] } | undefined;
+  let net = loaded.net;
+  if (!modelNormalization(net) && saved?.mean && saved.std) {
+    net = GraphNet.fromWeights(withNormalization(net.config, { mean: [...saved.mean], std: [...saved.std], channelOrder: 'rgb' }), Object.fromEntries(net.weights));
+    loaded.net.dispose();
+  }
   try {
     if (f.format === 'onnx') {
       if (extname(f.out).toLowerCase() !== '.onnx') throw new Error(`--out must be a .onnx file for --format onnx, got '${f.out}'`);

@@ -40,7 +40,7 @@ export async function trainCommand(f: TrainFlags): Promise<void> {
     const config = init ? init.net.config : archPreset({ arch: f.arch, width: f.width, imageSize, numClasses: K, dropout: recipes.teacherDropout });
     if (init) {
       data = datasetForModel(data, init.net);
-      process.stderr.write(`train: starting from ${f.init} (${init.net.config.kind}); ${describeNormalization(init.net)}\n`);
+      process.stderr.write(`train: starting from ${f.init} (${init.net.config.kind}); its architecture and ${init.net.inputSize.join('×')} input size apply (--arch, --width and --image-size do not); ${describeNormalization(init.net)}\n`);
     }
     const recipe = { ...withEpochs(recipes.teacher, f.epochs),
       ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };

@@ -5,6 +5,7 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import type { InputNormalization } from './graph/graph_spec.js';
+import type { ModelConfig } from './model_config.js';
 import type { GraphNet } from './graph/graph_net.js';
 
 /** The model's own input normalization, if it has one. */
@@ -25,6 +26,15 @@ export function datasetForModel(data: Dataset, net: Pick<GraphNet, 'graph'>): Da
   const info = { ...data.info, mean: [n.mean[0], n.mean[1], n.mean[2]] as const, std: [n.std[0], n.std[1], n.std[2]] as const, channelOrder: n.channelOrder };
   // a view: the dataset's own methods (which read their state through `this`) stay in place
   return Object.create(data, { info: { value: info, enumerable: true } }) as Dataset;
+}
+
+/**
+ * The config with `n` as its input metadata (a family config's `normalization`, a graph's
+ * `input.normalization`). Used to make a model trained on a dataset carry that dataset's statistics
+ * when it leaves apc (export), where the dataset is no longer at hand.
+ */
+export function withNormalization(config: ModelConfig, n: InputNormalization): ModelConfig {
+  return config.kind === 'graph' ? { ...config, input: { ...config.input, normalization: n } } : { ...config, normalization: n };
 }
 
 /** One line for logs: where the model's input normalization comes from. */

@@ -11,10 +11,18 @@ import { INPUT } from './graph/graph_spec.js';
 import { OPS } from './graph/ops/index.js';
 import { type ModelConfig, graphOf } from './model_config.js';
 
-/** Builds the equivalent functional model (same layer and weight names) holding copies of the weights. */
+/** `userDefinedMetadata` key under which an exported model.json carries the input metadata. */
+export const APC_INPUT_METADATA_KEY = 'apcInputNormalization';
+
+/**
+ * Builds the equivalent functional model (same layer and weight names) holding copies of the
+ * weights; the model's input metadata, if any, goes into model.json's `userDefinedMetadata`.
+ */
 export function toLayersModel(net: GraphNet): tfl.LayersModel {
   const model = buildLayersModel(net.config);
   try {
+    const n = net.graph.spec.input.normalization;
+    if (n) model.setUserDefinedMetadata({ [APC_INPUT_METADATA_KEY]: n });
     // per layer: model.setWeights orders trainable before non-trainable weights model-wide
     for (const layer of model.layers) {
       const list = layer.weights.map((w) => {

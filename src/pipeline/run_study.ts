@@ -16,7 +16,7 @@ import { checkpointBytes, modelStats } from '../models/accounting.js';
 import { loadNet } from '../models/checkpoint.js';
 import { checkpointPaths, WEIGHTS_BIN } from '../models/checkpoint_io.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
-import { type ModelConfig, archFamily, archPreset } from '../models/model_config.js';
+import { type ModelConfig, archFamily, archOf, archPreset } from '../models/model_config.js';
 import { studentConfigFor } from '../models/student_config.js';
 import { datasetForModel } from '../models/input_normalization.js';
 import { unsupportedReason } from '../attribution/registry.js';
@@ -348,7 +348,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const imageSize = data.info.height;
   const skipped: { what: string; reason: string }[] = [];
 
-  const arch = opts.init ? 'graph' : opts.arch ?? preset.teacher.arch;
+  // with an initial model its own architecture applies: a built-in family's name, else 'graph'
+  const arch = opts.init ? archOf(opts.init.config) ?? 'graph' : opts.arch ?? preset.teacher.arch;
   const family = opts.init ? opts.init.config.kind : archFamily(arch);
   const recipes = recipesFor(data.info.name, family);
   const sized = preset.families?.[family] ?? {};

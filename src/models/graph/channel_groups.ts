@@ -8,8 +8,8 @@
  * flatten reads channel r mod C at row r). Spaces that touch the network input or the logits are
  * frozen.
  *
- * Used for students of imported graphs (every free group's width divided) and by structured
- * pruning on any graph.
+ * Used for students of imported graphs (every free group's width divided); the groups are what
+ * dependency-grouped structured pruning on any graph will cut.
  */
 import type { Graph } from './graph.js';
 import { type GraphSpec, INPUT, type NodeSpec, parseGraphSpec } from './graph_spec.js';

@@ -1,6 +1,7 @@
 /**
- * What every op kind of the graph model provides, in one place per kind (`ops/<kind>.ts`): its
- * output shape, the weights it owns, its forward pass and its multiply-accumulate count. The
+ * What every op kind of the graph model provides, in one place per kind (one `OpDef` in `ops/`,
+ * listed in `ops/index.ts`'s `OPS`): its output shape, the weights it owns, its forward pass, its
+ * multiply-accumulate count and its Keras export. The
  * executor (`graph_net.ts`), the accounting and the exporters read these tables instead of
  * switching over op kinds themselves.
  */

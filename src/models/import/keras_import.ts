@@ -19,6 +19,7 @@ import { OPS } from '../graph/ops/index.js';
 import type { Shape } from '../graph/op.js';
 import { samePads2d } from '../graph/padding.js';
 import { describeThrown, ModelFileError, quote } from './errors.js';
+import { APC_INPUT_METADATA_KEY } from '../layers_export.js';
 import type { ImportedModel, ImportedWeight } from './imported_model.js';
 import { readKerasFiles } from './keras_import_files.js';
 import { isObject, type KerasTopology, type LayerCall, readTopology } from './keras_import_topology.js';
@@ -55,6 +56,12 @@ export async function importKerasFile(modelJsonPath: string, opts: KerasImportOp
  * manifest name (`conv1/kernel`). `opts.file` names the model in errors and in `source`.
  */
 export function importKeras(modelJson: unknown, weights: ReadonlyMap<string, ImportedWeight>, opts: KerasImportOptions & { readonly file: string }): ImportedModel {
+  // apc's own TF.js export records the input metadata there (layers_export.ts)
+  const recorded = isObject(modelJson) && isObject(modelJson.userDefinedMetadata) ? modelJson.userDefinedMetadata[APC_INPUT_METADATA_KEY] : undefined;
+  if (!opts.normalization && recorded !== undefined) {
+    const r = InputNormalizationSchema.safeParse(recorded);
+    if (r.success) opts = { ...opts, normalization: r.data };
+  }
   const file = opts.file;
   const topologyRaw = isObject(modelJson) && 'modelTopology' in modelJson ? modelJson.modelTopology : modelJson;
   const topology = readTopology(topologyRaw, file);
