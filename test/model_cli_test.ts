@@ -40,7 +40,7 @@ for (const name of ['vgg_bn', 'vgg_bn_keep_bn', 'resnet', 'resnet_oldflatten', '
     const imp = apc(['import', join(torch, `${name}.onnx`), '--out', ckpt]);
     assert.equal(imp.code, 0, imp.err);
     assert.match(imp.out, /graph · \d+ nodes · 10 outputs/);
-    assert.match(imp.err, /RGB \[0, 1\] pixels, mean 0, std 1/);
+    assert.match(imp.err, /assumed RGB \[0, 1\] pixels with mean 0 and std 1/);
     const out = join(dir, `${name}.logits.npy`);
     const p = apc(['predict', '--model', ckpt, '--input', join(torch, `${name}.input.npy`), '--out', out]);
     assert.equal(p.code, 0, p.err);

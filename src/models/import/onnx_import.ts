@@ -700,12 +700,22 @@ class OnnxImporter {
     const strides = pairAttr(node, 'strides', [1, 1]);
     const dilations = pairAttr(node, 'dilations', [1, 1]);
     if (dilations[0] !== 1 || dilations[1] !== 1) throw new Problem(`dilations [${dilations}] are not supported (only 1)`);
-    const pads = windowPads(node, [h, w], poolSize, strides, [1, 1]);
+    let pads = windowPads(node, [h, w], poolSize, strides, [1, 1]);
     if (intAttr(node, 'ceil_mode', 0) === 1) {
-      const ceil = (size: number, k: number, s: number, a: number, b: number) => Math.ceil((size + a + b - k) / s) + 1;
+      // PyTorch's rule: round up, but the last window must start inside the input or its leading pad
+      const ceil = (size: number, k: number, s: number, a: number, b: number) => {
+        const out = Math.ceil((size + a + b - k) / s) + 1;
+        return (out - 1) * s >= size + a ? out - 1 : out;
+      };
       const floor = [windowOutput(h, poolSize[0], strides[0], 1, pads[0], pads[1]), windowOutput(w, poolSize[1], strides[1], 1, pads[2], pads[3])];
       const up = [ceil(h, poolSize[0], strides[0], pads[0], pads[1]), ceil(w, poolSize[1], strides[1], pads[2], pads[3])];
-      if (up[0] !== floor[0] || up[1] !== floor[1]) throw new Problem(`ceil_mode 1 gives a ${up.join('×')} output where apc's floor gives ${floor.join('×')}; only ceil_mode that does not change the size is supported`);
+      if (up[0] !== floor[0] || up[1] !== floor[1]) {
+        // a max-pool's extra windows overhang the end: pad there with −∞ (apc's max-pool padding), never read as a value
+        if (!max) throw new Problem(`ceil_mode 1 gives a ${up.join('×')} output where apc's floor gives ${floor.join('×')}; an average pool over the overhang is not supported`);
+        const extra = (o: number, size: number, k: number, s: number, a: number, b: number) => Math.max(0, (o - 1) * s + k - (size + a + b));
+        pads = [pads[0], pads[1] + extra(up[0], h, poolSize[0], strides[0], pads[0], pads[1]), pads[2], pads[3] + extra(up[1], w, poolSize[1], strides[1], pads[2], pads[3])];
+        this.notes.push(`'${node.name}': ceil_mode pooling as extra end padding (−∞)`);
+      }
     }
     if (!max && poolSize.every((k) => k === 1) && strides.every((s) => s === 1) && pads.every((p) => p === 0)) {
       // a 1×1/1 average pool (AdaptiveAvgPool2d to the map's own size) is the identity

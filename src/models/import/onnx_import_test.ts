@@ -309,10 +309,10 @@ test('other conversions that apc cannot represent fail on one line naming node a
     return true;
   });
   const head = [node('flat', 'Flatten', ['p'], ['f']), node('fc', 'Gemm', ['f', 'W'], ['y'], [{ name: 'transB', type: 'int', value: 1 }])];
-  // ceil_mode that changes the output size: 5×5 with 2×2/2 gives 3×3, floor 2×2
-  fails(tiny([node('pool', 'MaxPool', ['x'], ['p'], [
+  // an average pool's ceil_mode that changes the output size: 5×5 with 2×2/2 gives 3×3, floor 2×2
+  fails(tiny([node('pool', 'AveragePool', ['x'], ['p'], [
     { name: 'kernel_shape', type: 'ints', value: [2, 2] }, { name: 'strides', type: 'ints', value: [2, 2] }, { name: 'ceil_mode', type: 'int', value: 1 },
-  ]), ...head], [float32Tensor('W', [4, 27], seq(108, (i) => i))], { input: ['N', 3, 5, 5] }), /node 'pool' \(MaxPool\): ceil_mode 1 gives a 3×3 output where apc's floor gives 2×2/);
+  ]), ...head], [float32Tensor('W', [4, 27], seq(108, (i) => i))], { input: ['N', 3, 5, 5] }), /node 'pool' \(AveragePool\): ceil_mode 1 gives a 3×3 output where apc's floor gives 2×2/);
   fails(tiny([node('pool', 'MaxPool', ['x'], ['p'], [
     { name: 'kernel_shape', type: 'ints', value: [2, 2] }, { name: 'dilations', type: 'ints', value: [2, 2] },
   ]), ...head], [float32Tensor('W', [4, 12], seq(48, (i) => i))], { input: ['N', 3, 4, 4] }), /node 'pool' \(MaxPool\): dilations \[2,2\] are not supported/);
@@ -387,4 +387,21 @@ test('importOnnxFile reads the file and names it in errors', { skip }, async () 
     return true;
   });
   await assert.rejects(importOnnxFile(join(DIR, 'missing.onnx')), /missing\.onnx: does not exist/);
+});
+
+test('MaxPool with ceil_mode (GoogLeNet) becomes extra −∞ end padding: the overhanging windows take the max of their real cells', () => {
+  // x [1, 3, 5, 5] all negative (a zero pad would win), 2×2/2 with ceil_mode → 3×3 (floor: 2×2)
+  const model = tiny([
+    node('pool', 'MaxPool', ['x'], ['p'], [{ name: 'kernel_shape', type: 'ints', value: [2, 2] }, { name: 'strides', type: 'ints', value: [2, 2] }, { name: 'ceil_mode', type: 'int', value: 1 }]),
+    node('flat', 'Flatten', ['p'], ['f']),
+    node('fc', 'Gemm', ['f', 'W'], ['y'], [{ name: 'transB', type: 'int', value: 1 }]),
+  ], [float32Tensor('W', [9, 27], seq(243, (i) => (Math.floor(i / 27) === i % 27 ? 1 : 0)))], { input: ['N', 3, 5, 5], outDims: ['N', 9] });
+  const m = importOnnx(model, { file: 'ceil.onnx' });
+  const pool = graphOf(m).nodes.find((n) => n.op === 'maxPool')!;
+  assert.ok(pool.op === 'maxPool');
+  assert.deepEqual(pool.pads, [0, 1, 0, 1]);
+  const x = seq(75, (i) => -100 + i); // x[c, r, q] = −100 + 25c + 5r + q
+  // W picks channel 0's pooled cells: the max of each window is its last real row and column
+  const want = Float32Array.from([1, 3, 4].flatMap((r) => [1, 3, 4].map((q) => -100 + 5 * r + q)));
+  assertClose(apcLogits(m, x, [1, 3, 5, 5]), want, 'ceil-mode max pool', 1e-6);
 });
