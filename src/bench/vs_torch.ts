@@ -43,6 +43,21 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** An inference forward that ends with a host read (as PyTorch's side does). */
+async function timedForward(net: GraphNet, x: tf.Tensor4D): Promise<void> {
+  const z = net.predict(x);
+  await z.data();
+  z.dispose();
+}
+
+/** A fixed random batch: inputs U(−1, 1), labels positive with probability 0.15. */
+function randomBatch(rng: Rng, batchSize: number, [H, W]: readonly number[], K: number): TrainBatch {
+  const labels = new Float32Array(batchSize * K);
+  for (let i = 0; i < labels.length; i++) labels[i] = rng.next() < 0.15 ? 1 : 0;
+  const x = tf.tensor4d(rng.uniformArray(batchSize * H * W * 3, -1, 1), [batchSize, H, W, 3]);
+  return { x, y: tf.tensor2d(labels, [batchSize, K]), indices: Array.from({ length: batchSize }, (_, i) => i) };
+}
+
 /** The benchmark workload: configs, fixed batch, networks and optimisers. Owns its tensors. */
 export class Workload {
   readonly net: GraphNet;
@@ -64,15 +79,8 @@ export class Workload {
     this.netVars = this.net.trainableVariables();
     this.studentVars = this.student.trainableVariables();
     const rng = new Rng(1);
-    const [H, W] = teacherConfig.inputSize;
     const K = teacherConfig.numClasses;
-    const labels = new Float32Array(batchSize * K);
-    for (let i = 0; i < labels.length; i++) labels[i] = rng.next() < 0.15 ? 1 : 0;
-    this.batch = {
-      x: tf.tensor4d(rng.uniformArray(batchSize * H * W * 3, -1, 1), [batchSize, H, W, 3]),
-      y: tf.tensor2d(labels, [batchSize, K]),
-      indices: Array.from({ length: batchSize }, (_, i) => i),
-    };
+    this.batch = randomBatch(rng, batchSize, teacherConfig.inputSize, K);
     this.classes = Array.from({ length: batchSize }, () => rng.int(K));
     const kd = { alpha: 0.9, temperature: 4 };
     this.objectives = {
@@ -113,10 +121,8 @@ export class Workload {
     disposeAttribution(r);
   }
 
-  async forward(): Promise<void> {
-    const z = this.net.predict(this.batch.x);
-    await z.data();
-    z.dispose();
+  forward(): Promise<void> {
+    return timedForward(this.net, this.batch.x);
   }
 
   dispose(): void {
@@ -161,14 +167,7 @@ export class GraphWorkload {
   constructor(readonly config: ModelConfig, batchSize: number) {
     this.net = GraphNet.create(config, 0);
     this.vars = this.net.trainableVariables();
-    const rng = new Rng(1);
-    const [H, W] = this.net.inputSize;
-    const K = this.net.numClasses;
-    this.batch = {
-      x: tf.tensor4d(rng.uniformArray(batchSize * H * W * 3, -1, 1), [batchSize, H, W, 3]),
-      y: tf.tensor2d(Float32Array.from({ length: batchSize * K }, () => (rng.next() < 0.15 ? 1 : 0)), [batchSize, K]),
-      indices: Array.from({ length: batchSize }, (_, i) => i),
-    };
+    this.batch = randomBatch(new Rng(1), batchSize, this.net.inputSize, this.net.numClasses);
   }
 
   /** apc's graph JSON and per-node shapes, for PyTorch's GraphModule. */
@@ -181,10 +180,8 @@ export class GraphWorkload {
     await trainStep(this.net, this.objective, this.opt, this.vars, this.batch, this.rng);
   }
 
-  async forward(): Promise<void> {
-    const z = this.net.predict(this.batch.x);
-    await z.data();
-    z.dispose();
+  forward(): Promise<void> {
+    return timedForward(this.net, this.batch.x);
   }
 
   dispose(): void {

@@ -76,8 +76,8 @@ const divide = (c: number, width: number) => Math.max(1, Math.floor(c / width));
 
 /**
  * Config of a named architecture. Small images (< 128 px) get each family's small-input layout:
- * VGG16 keeps 4 blocks, ResNet a 3×3/1 stem, MobileNetV2 a stride-1 stem — all end in a 4×4 map
- * at 64 px.
+ * VGG16 keeps 4 blocks, ResNet a 3×3/1 stem, MobileNetV2 a stride-1 160-channel stage — all end in
+ * a 4×4 map at 64 px.
  */
 export function archPreset(opts: ArchPresetOptions = {}): ModelConfig {
   const arch = opts.arch ?? 'vgg16';
@@ -94,9 +94,11 @@ export function archPreset(opts: ArchPresetOptions = {}): ModelConfig {
       stem: small ? 'small' : 'imagenet', ...common, dropout: opts.dropout ?? 0,
     });
   }
+  // small inputs: the 160-channel stage keeps its input size (stride 1 instead of 2), so the last
+  // map is 4×4 at 64 px; the early, expensive high-resolution stages keep torchvision's strides
   return MobileNetV2ConfigSchema.parse({
-    kind: 'mobilenetv2', stemChannels: divide(32, width), stemStride: small ? 1 : 2,
-    blocks: MOBILENET_V2_SETTING.map(([t, c, n, s]) => ({ expansion: t, channels: divide(c, width), repeats: n, stride: s })),
+    kind: 'mobilenetv2', stemChannels: divide(32, width), stemStride: 2,
+    blocks: MOBILENET_V2_SETTING.map(([t, c, n, s], i) => ({ expansion: t, channels: divide(c, width), repeats: n, stride: small && i === 5 ? 1 : s })),
     lastChannels: divide(1280, width), ...common, dropout: opts.dropout ?? 0.2,
   });
 }

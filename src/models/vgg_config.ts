@@ -5,23 +5,13 @@
  * so later stages can address the Grad-CAM layer (last ReLU) and the matched layer (last pool).
  */
 import { z } from 'zod';
-import { InputNormalizationSchema } from './graph/graph_spec.js';
+import { familyFields } from './families/family_fields.js';
 
 export const VggConfigSchema = z.object({
   kind: z.literal('vgg'),
   /** Conv widths per block; a max-pool follows every block. */
   blocks: z.array(z.array(z.number().int().positive()).min(1)).min(1),
-  /** Input height and width (3 channels). */
-  inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-  numClasses: z.number().int().positive(),
-  /** Drop rate of the head's dropout (PyTorch/Keras convention: probability of dropping). */
-  dropout: z.number().min(0).max(0.95).default(0.5),
-  /** BatchNorm epsilon (PyTorch default 1e-5; Keras's 1e-3 would differ from the reference). */
-  bnEpsilon: z.number().positive().default(1e-5),
-  /** Fraction of the batch statistic mixed into the moving statistic (PyTorch momentum 0.1). */
-  bnMomentum: z.number().gt(0).lte(1).default(0.1),
-  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
-  normalization: InputNormalizationSchema.optional(),
+  ...familyFields(0.5),
 });
 export type VggConfig = z.infer<typeof VggConfigSchema>;
 

@@ -1,12 +1,14 @@
 /**
  * The MobileNetV2 family (inverted residuals with ReLU6 and depthwise 3×3 convs) as a graph with
  * torchvision's module names (features.0.0, features.3.conv.1.0, classifier.1 …). The first
- * block (expansion 1) has no expand conv. For inputs below 128 px the stem runs at stride 1, so a
- * 64 px input ends in a 4×4 map instead of ImageNet's 2×2.
+ * block (expansion 1) has no expand conv. For inputs below 128 px `archPreset` runs the
+ * 160-channel stage at stride 1, so a 64 px input ends in a 4×4 map instead of ImageNet's 2×2
+ * (a stride-1 stem would do that too, at 4× the cost of every early high-resolution layer).
  */
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
-import { InputNormalizationSchema, parseGraphSpec } from '../graph/graph_spec.js';
+import { parseGraphSpec } from '../graph/graph_spec.js';
+import { familyFields } from './family_fields.js';
 
 const BlockSchema = z.object({
   /** Expansion factor t (hidden channels = t · input channels). */
@@ -24,14 +26,7 @@ export const MobileNetV2ConfigSchema = z.object({
   blocks: z.array(BlockSchema).min(1),
   /** Channels of the last 1×1 conv (torchvision: 1280). */
   lastChannels: z.number().int().positive(),
-  inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-  numClasses: z.number().int().positive(),
-  /** Dropout before the dense head (torchvision: 0.2). */
-  dropout: z.number().min(0).max(0.95).default(0.2),
-  bnEpsilon: z.number().positive().default(1e-5),
-  bnMomentum: z.number().gt(0).lte(1).default(0.1),
-  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
-  normalization: InputNormalizationSchema.optional(),
+  ...familyFields(0.2),
 });
 export type MobileNetV2Config = z.infer<typeof MobileNetV2ConfigSchema>;
 

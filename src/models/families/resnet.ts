@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
-import { InputNormalizationSchema, parseGraphSpec } from '../graph/graph_spec.js';
+import { parseGraphSpec } from '../graph/graph_spec.js';
+import { familyFields } from './family_fields.js';
 
 export const ResNetConfigSchema = z.object({
   kind: z.literal('resnet'),
@@ -17,14 +18,7 @@ export const ResNetConfigSchema = z.object({
   widths: z.array(z.number().int().positive()).min(1),
   /** 'imagenet': 7×7/2 conv (pads 3) + 3×3/2 max-pool (pads 1); 'small': 3×3/1 conv + the same pool. */
   stem: z.enum(['imagenet', 'small']),
-  inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-  numClasses: z.number().int().positive(),
-  /** Dropout before the dense head (torchvision has none: 0). */
-  dropout: z.number().min(0).max(0.95).default(0),
-  bnEpsilon: z.number().positive().default(1e-5),
-  bnMomentum: z.number().gt(0).lte(1).default(0.1),
-  /** Input pixels the network expects (e.g. ImageNet statistics for imported weights); absent: the dataset's. */
-  normalization: InputNormalizationSchema.optional(),
+  ...familyFields(0),
 }).refine((c) => c.blocks.length === c.widths.length, { message: 'blocks and widths need one entry per stage', path: ['widths'] });
 export type ResNetConfig = z.infer<typeof ResNetConfigSchema>;
 
