@@ -103,6 +103,14 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     // The paper's four attribution methods.
     methods: ['gradcam', 'lrp', 'ebp', 'rap'],
     testLimit: 300,
+    // `--arch resnet18` runs the same sizes (ResNet-18/8 teacher, /16 students). MobileNetV2 learns
+    // far more slowly per epoch (dataset_presets.ts): a /2 teacher for 12 epochs, /4 students.
+    families: {
+      mobilenetv2: {
+        teacher: { width: 2, recipe: withEpochs(SHAPES_TEACHER_RECIPE, 12) },
+        student: { width: 4, recipe: withEpochs(SHAPES_KD_RECIPE, 4) },
+      },
+    },
   },
   /** Seconds-long end-to-end check (tests, CI): tiny data, one epoch each. */
   smoke: {
