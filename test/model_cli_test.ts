@@ -117,3 +117,16 @@ test('apc import of a Keras model.json strips the softmax; apc evaluate runs Gra
   const ev = JSON.parse(readFileSync(json, 'utf8'));
   assert.ok(Number.isFinite(ev.mAP) && ev.attribution.gradcam.localization.nCounted >= 0);
 });
+
+test('apc compress --method kd on an imported ONNX ResNet divides every free channel group of its graph', () => {
+  const out = join(dir, 'kd-imported');
+  const r = apc(['compress', '--teacher', join(torch, 'resnet.onnx'), '--data', 'shapes', '--method', 'kd', '--match', 'wcam', '--width', '2',
+    '--epochs', '1', '--train-limit', '32', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const teacher = JSON.parse(readFileSync(join(dir, 'resnet', 'apc.json'), 'utf8')).config;
+  const student = JSON.parse(readFileSync(join(out, 'best', 'apc.json'), 'utf8')).config;
+  assert.equal(student.kind, 'graph');
+  const filters = (cfg: { nodes: { name: string; op: string; filters?: number }[] }) => new Map(cfg.nodes.filter((n) => n.op === 'conv2d').map((n) => [n.name, n.filters!]));
+  const t = filters(teacher);
+  for (const [name, f] of filters(student)) assert.equal(f, Math.ceil(t.get(name)! / 2), name);
+});

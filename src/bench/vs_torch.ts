@@ -152,7 +152,7 @@ interface RowSpec {
  */
 export const GRAPH_ROWS = [
   { key: 'resnet18', arch: 'resnet18', width: 8, label: 'ResNet-18/8 train step' },
-  { key: 'mobilenetv2', arch: 'mobilenetv2', width: 2, label: 'MobileNetV2/2 train step' },
+  { key: 'mobilenetv2', arch: 'mobilenetv2', width: 4, label: 'MobileNetV2/4 train step' },
 ] as const;
 
 /** One family network with its batch and optimiser, for the graph rows. */

@@ -36,7 +36,7 @@ const DATASETS = `${DATASET_KINDS.slice(0, -1).join(', ')} or ${DATASET_KINDS.at
 const DATA_HELP = `dataset: ${DATASETS}`;
 const SKIP_BAD_HELP = 'VOC: leave out unreadable or inconsistent files (counted, reported at the end) instead of stopping';
 const MODEL_HELP = 'checkpoint directory, or a model file: .onnx (PyTorch export) or a TF.js/Keras model.json';
-const ARCH_HELP = `architecture: ${ARCHS.join(', ')} (below 128 px each family uses its small-input layout: VGG16 4 blocks, ResNet 3×3/1 stem, MobileNetV2 stride-1 160-channel stage)`;
+const ARCH_HELP = `architecture: ${ARCHS.join(', ')} (below 128 px each family uses its small-input layout: VGG16 4 blocks, ResNet 3×3/1 stem, MobileNetV2 stride-1 64- and 160-channel stages)`;
 
 export function buildProgram(): Command {
   const program = new Command('apc')

@@ -13,7 +13,7 @@ test('full-size families have torchvision\'s parameter counts (weights, biases, 
   assert.equal(modelStats(archPreset({ arch: 'vgg16', imageSize: 227, numClasses: 20 })).params, 15_224_916);
 });
 
-test('ImageNet layouts end in a 7×7 map at 224 px; small-input layouts in 4×4 at 64 px', () => {
+test('ImageNet layouts end in a 7×7 map at 224 px; small-input layouts in 4×4 (VGG, ResNet) or 8×8 (MobileNetV2) at 64 px', () => {
   const last = (arch: string, size: number) => {
     const g = graphOf(archPreset({ arch, width: 8, imageSize: size, numClasses: 10 }));
     return { shape: g.shape(g.matchLayer), cam: g.gradCamLayer, match: g.matchLayer };
@@ -25,7 +25,7 @@ test('ImageNet layouts end in a 7×7 map at 224 px; small-input layouts in 4×4 
   assert.equal(r.cam, 'layer4.1.relu2');
   assert.equal(r.match, 'layer4.1.relu2');
   const m = last('mobilenetv2', 64);
-  assert.deepEqual(m.shape, [4, 4, 160]);
+  assert.deepEqual(m.shape, [8, 8, 160]);
   assert.equal(m.cam, 'features.18.2');
   const v = last('vgg16', 64);
   assert.deepEqual(v.shape, [4, 4, 64]);

@@ -1,9 +1,9 @@
 /**
  * The MobileNetV2 family (inverted residuals with ReLU6 and depthwise 3×3 convs) as a graph with
  * torchvision's module names (features.0.0, features.3.conv.1.0, classifier.1 …). The first
- * block (expansion 1) has no expand conv. For inputs below 128 px `archPreset` runs the
- * 160-channel stage at stride 1, so a 64 px input ends in a 4×4 map instead of ImageNet's 2×2
- * (a stride-1 stem would do that too, at 4× the cost of every early high-resolution layer).
+ * block (expansion 1) has no expand conv. For inputs below 128 px `archPreset` runs the 64- and
+ * 160-channel stages at stride 1, so a 64 px input ends in an 8×8 map instead of ImageNet's 2×2
+ * (a stride-1 stem would keep more resolution too, at 4× the cost of every early layer).
  */
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';

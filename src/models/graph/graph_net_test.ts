@@ -165,3 +165,24 @@ test('forward and create/dispose leak no tensors', () => {
   x.dispose();
   net.dispose();
 });
+
+test('TF.js export: a padded max-pool is ZeroPadding2D + valid after a ReLU, and refused (naming the node) where its input can be negative', () => {
+  const spec = (pre: 'relu' | 'identity') => parseGraphSpec({
+    kind: 'graph', input: { shape: [8, 8, 3] }, output: 'fc',
+    nodes: [
+      { op: 'conv2d', name: 'c', inputs: ['input'], filters: 4, kernelSize: [3, 3], pads: [1, 1, 1, 1] },
+      { op: pre, name: 'a', inputs: ['c'] },
+      { op: 'maxPool', name: 'pool', inputs: ['a'], poolSize: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+      { op: 'flatten', name: 'f', inputs: ['pool'] }, { op: 'dense', name: 'fc', inputs: ['f'], units: 2 },
+    ],
+  });
+  const ok = GraphNet.create(spec('relu'), 0);
+  const model = toLayersModel(ok);
+  const x = images(2, 8);
+  assert.ok(model.layers.some((l) => l.name === 'pool_pad'));
+  assert.ok(maxRel(model.predict(x) as tf.Tensor, ok.predict(x)) < 1e-5);
+  model.dispose();
+  const bad = GraphNet.create(spec('identity'), 0);
+  assert.throws(() => toLayersModel(bad), /node 'pool': a padded max-pool whose input can be negative has no exact Keras form/);
+  tf.dispose(x); ok.dispose(); bad.dispose();
+});
