@@ -1,21 +1,37 @@
 /**
  * Channel groups (graph.md §3), in the spirit of Torch-Pruning's dependency graph: the channels of
- * a graph that must change together. A conv (groups 1) or dense layer starts a new channel space
- * for its output; depthwise conv (multiplier 1), BN, activations, pooling, pad, dropout and
- * identity pass their input's space through; `add` merges the spaces of all its inputs with its
- * output's (a ResNet stage becomes one group); `concat` lays its inputs' spaces side by side (its
- * output is no new space: each part stays in its own group); flatten keeps the space (an NHWC
- * flatten reads channel r mod C at row r). Spaces that touch the network input or the logits are
- * frozen.
+ * a graph that must change together. Each op's `channels` rule (ops/*.ts) says how its output
+ * channels relate to its inputs': a conv (groups 1) or dense layer starts a new channel space;
+ * depthwise conv (multiplier 1), BN, activations, pooling, pad, dropout and identity pass their
+ * input's space through; `add` merges the spaces of all its inputs with its output's (a ResNet
+ * stage becomes one group); `concat` lays its inputs' spaces side by side (each part stays in its
+ * own group, at an offset); an NHWC flatten keeps the space (row r reads channel r mod C). Spaces
+ * that touch the network input or the logits are frozen, and so are those around an op no rule
+ * covers (a depthwise multiplier > 1).
  *
- * Used for students of imported graphs (every free group's width divided); the groups are what
- * dependency-grouped structured pruning on any graph will cut.
+ * A group lists every weight axis its channels index: on the producer side the kernel
+ * out-channels, biases, BN vectors and depthwise channels (`outputs`), on the consumer side the
+ * next convs' input channels and dense rows (`consumers`). Structured pruning cuts exactly these
+ * (compress/group_prune.ts); `resizedGraph` gives the architecture for new group widths.
  */
 import type { Graph } from './graph.js';
 import { type GraphSpec, INPUT, type NodeSpec, parseGraphSpec } from './graph_spec.js';
+import type { ChannelAxis } from './op.js';
+import { OPS } from './ops/index.js';
+
+/** One weight axis indexed by a group's channels. */
+export interface ChannelCut {
+  /** Weight name `<node>/<suffix>`. */
+  readonly weight: string;
+  readonly axis: number;
+  /** Index of the group's first channel along the axis (non-zero where a concat puts groups side by side). */
+  readonly offset: number;
+  /** Dense rows after an NHWC flatten of `period` channels: row r holds channel r mod period. */
+  readonly period?: number;
+}
 
 export interface ChannelGroup {
-  /** Smallest member index in node order (stable id). */
+  /** Smallest member index in node order (stable id; equal for graphs of the same topology). */
   readonly id: number;
   /** Channels of the group. */
   readonly width: number;
@@ -23,12 +39,23 @@ export interface ChannelGroup {
   readonly producers: readonly string[];
   /** Nodes whose output lies in this group's space (producers and pass-through nodes). */
   readonly members: readonly string[];
-  /** Why the group may not change width ('input', 'logits'), if frozen. */
-  readonly frozen?: 'input' | 'logits';
+  /** Weight axes indexed by the group's channels as outputs: kernel out-channels, biases, BN vectors, depthwise channels. */
+  readonly outputs: readonly ChannelCut[];
+  /** Weight axes that read the group's channels as inputs: the next convs' in-channels, dense rows. */
+  readonly consumers: readonly ChannelCut[];
+  /** Why the group may not change width, if frozen. */
+  readonly frozen?: 'input' | 'logits' | 'opaque';
 }
 
-/** A node's output channel layout: a single space, or (after concat) a list of segments. */
-type Layout = { space: number } | { segments: { space: number; width: number }[] };
+/** Part of a node's output channels lying in one space. */
+interface Segment { readonly space: number; readonly width: number }
+
+/** The groups of a graph and, per node, its output channels as segments of group ids. */
+export interface ChannelLayout {
+  readonly groups: readonly ChannelGroup[];
+  /** Node (or 'input') → its output channels, in order, as [group id, width] segments. */
+  readonly segments: ReadonlyMap<string, readonly (readonly [number, number])[]>;
+}
 
 class UnionFind {
   private readonly parent: number[] = [];
@@ -50,69 +77,130 @@ class UnionFind {
   }
 }
 
-/** Passes a node's input channel layout through (the ops that keep channels). */
-const PASS_THROUGH = new Set<NodeSpec['op']>(['batchNorm', 'relu', 'clip', 'maxPool', 'avgPool', 'globalAvgPool', 'pad', 'dropout', 'identity', 'flatten']);
+const sameWidths = (a: readonly Segment[], b: readonly Segment[]) => a.length === b.length && a.every((s, i) => s.width === b[i].width);
 
-/** The channel groups of a graph, ordered by their first node. */
-export function channelGroups(graph: Graph): ChannelGroup[] {
+/** The channel groups of a graph (ordered by their first node) and every node's channel segments. */
+export function channelLayout(graph: Graph): ChannelLayout {
   const uf = new UnionFind();
   const spaceWidth: number[] = [];
-  const layouts = new Map<string, Layout>();
+  const layouts = new Map<string, Segment[]>();
   const producerOf = new Map<number, string>();
+  const frozenSpaces: [number, 'input' | 'logits' | 'opaque'][] = [];
   const newSpace = (width: number, producer?: string) => {
     const s = uf.make();
     spaceWidth[s] = width;
     if (producer) producerOf.set(s, producer);
     return s;
   };
-  const inputSpace = newSpace(graph.inputShape[2]);
-  layouts.set(INPUT, { space: inputSpace });
   const channels = (name: string) => graph.shape(name)[graph.shape(name).length - 1];
+  const inputSpace = newSpace(graph.inputShape[2]);
+  frozenSpaces.push([inputSpace, 'input']);
+  layouts.set(INPUT, [{ space: inputSpace, width: graph.inputShape[2] }]);
   for (const node of graph.nodes) {
-    const inLayout = layouts.get(node.inputs[0])!;
-    let out: Layout;
-    if (node.op === 'conv2d' && node.groups === 1) out = { space: newSpace(node.filters, node.name) };
-    else if (node.op === 'dense') out = { space: newSpace(node.units, node.name) };
-    else if (node.op === 'conv2d') {
-      // depthwise: multiplier 1 keeps the space; a multiplier m > 1 makes a space tied to it
-      out = node.filters === channels(node.inputs[0]) ? inLayout : { space: newSpace(node.filters) };
-      if (!('space' in inLayout)) out = { space: newSpace(node.filters) };
-    } else if (node.op === 'add') {
-      const spaces = node.inputs.map((i) => layouts.get(i)!);
-      const first = spaces[0];
-      if ('space' in first) for (const s of spaces) if ('space' in s) uf.union(first.space, s.space);
-      out = first;
-    } else if (node.op === 'concat') {
-      out = {
-        segments: node.inputs.flatMap((i) => {
-          const l = layouts.get(i)!;
-          return 'space' in l ? [{ space: l.space, width: channels(i) }] : l.segments;
-        }),
-      };
-    } else if (PASS_THROUGH.has(node.op)) out = inLayout;
-    else throw new Error(`channelGroups: no rule for op '${node.op}' (node '${node.name}')`);
+    const ins = node.inputs.map((i) => layouts.get(i)!);
+    const rule = OPS[node.op].channels(node as never);
+    let out: Segment[];
+    switch (rule.output) {
+      case 'new': out = [{ space: newSpace(channels(node.name), node.name), width: channels(node.name) }]; break;
+      case 'pass':
+      case 'flatten':
+        out = ins[0];
+        for (const other of ins.slice(1)) {
+          if (sameWidths(out, other)) out.forEach((s, i) => uf.union(s.space, other[i].space));
+          else for (const s of [...out, ...other]) frozenSpaces.push([s.space, 'opaque']); // an add of differently split inputs
+        }
+        break;
+      case 'concat': out = ins.flat(); break;
+      case 'opaque':
+        for (const s of ins.flat()) frozenSpaces.push([s.space, 'opaque']);
+        out = [{ space: newSpace(channels(node.name)), width: channels(node.name) }];
+        frozenSpaces.push([out[0].space, 'opaque']);
+        break;
+    }
     layouts.set(node.name, out);
   }
-  const frozen = new Map<number, 'input' | 'logits'>();
-  frozen.set(uf.find(inputSpace), 'input');
-  const outLayout = layouts.get(graph.outputName)!;
-  if ('space' in outLayout) frozen.set(uf.find(outLayout.space), frozen.get(uf.find(outLayout.space)) ?? 'logits');
-  const groups = new Map<number, { width: number; producers: string[]; members: string[]; first: number }>();
+  for (const s of layouts.get(graph.outputName)!) frozenSpaces.push([s.space, 'logits']);
+  const frozen = new Map<number, 'input' | 'logits' | 'opaque'>();
+  for (const [s, why] of frozenSpaces) if (!frozen.has(uf.find(s))) frozen.set(uf.find(s), why);
+
+  interface Building { width: number; producers: string[]; members: string[]; outputs: ChannelCut[]; consumers: ChannelCut[]; first: number }
+  const building = new Map<number, Building>();
+  const group = (space: number, index: number) => {
+    const root = uf.find(space);
+    let g = building.get(root);
+    if (!g) { g = { width: spaceWidth[space], producers: [], members: [], outputs: [], consumers: [], first: index }; building.set(root, g); }
+    return g;
+  };
+  const cuts = (name: string, axes: readonly ChannelAxis[], offset: number, period?: number): ChannelCut[] =>
+    axes.map((a) => ({ weight: `${name}/${a.suffix}`, axis: a.axis, offset, ...(period ? { period } : {}) }));
   graph.nodes.forEach((node, index) => {
-    const l = layouts.get(node.name)!;
-    const spaces = 'space' in l ? [l.space] : l.segments.map((s) => s.space);
-    for (const s of spaces) {
-      const root = uf.find(s);
-      let g = groups.get(root);
-      if (!g) { g = { width: spaceWidth[s], producers: [], members: [], first: index }; groups.set(root, g); }
+    const rule = OPS[node.op].channels(node as never);
+    let offset = 0;
+    for (const s of layouts.get(node.name)!) {
+      const g = group(s.space, index);
       if (!g.members.includes(node.name)) g.members.push(node.name);
-      if (producerOf.get(s) === node.name) g.producers.push(node.name);
+      if (producerOf.get(s.space) === node.name) g.producers.push(node.name);
+      g.outputs.push(...cuts(node.name, rule.outAxes, offset));
+      offset += s.width;
     }
   });
-  return [...groups.entries()].sort((a, b) => a[1].first - b[1].first).map(([root, g]) => ({
-    id: g.first, width: g.width, producers: g.producers, members: g.members,
-    ...(frozen.has(root) ? { frozen: frozen.get(root)! } : {}),
-  }));
+  // consumers after all members, so a group first seen as an input keeps its member-based id
+  graph.nodes.forEach((node) => {
+    const rule = OPS[node.op].channels(node as never);
+    if (!rule.inAxes.length) return;
+    const input = layouts.get(node.inputs[0])!;
+    const total = input.reduce((a, s) => a + s.width, 0);
+    const rows = graph.shape(node.inputs[0]);
+    // a dense layer after an NHWC flatten of C channels: row r holds channel r mod C
+    const period = rows.length === 1 && rows[0] !== total ? total : undefined;
+    let offset = 0;
+    for (const s of input) {
+      building.get(uf.find(s.space))?.consumers.push(...cuts(node.name, rule.inAxes, offset, period));
+      offset += s.width;
+    }
+  });
+  const ids = new Map<number, number>();
+  const groups = [...building.entries()].sort((a, b) => a[1].first - b[1].first).map(([root, g]): ChannelGroup => {
+    ids.set(root, g.first);
+    return {
+      id: g.first, width: g.width, producers: g.producers, members: g.members, outputs: g.outputs, consumers: g.consumers,
+      ...(frozen.has(root) ? { frozen: frozen.get(root)! } : {}),
+    };
+  });
+  // the input space has no member node: it is not listed, its channels stay (id −1)
+  const segments = new Map<string, (readonly [number, number])[]>();
+  for (const [name, l] of layouts) segments.set(name, l.map((s) => [ids.get(uf.find(s.space)) ?? -1, s.width] as const));
+  return { groups, segments };
+}
+
+/** The channel groups of a graph, ordered by their first node. */
+export function channelGroups(graph: Graph): ChannelGroup[] {
+  return [...channelLayout(graph).groups];
+}
+
+/**
+ * The graph with each channel group at a new width (`width(group)`; frozen groups and the input
+ * keep theirs): every node's channel fields rewritten by its op's `resize`. Weights are not
+ * touched (new networks are initialised, or cut by structured pruning's surgery).
+ */
+export function resizedGraph(graph: Graph, width: (group: ChannelGroup) => number, where = 'resized graph'): GraphSpec {
+  const { groups, segments } = channelLayout(graph);
+  const widths = new Map<number, number>();
+  for (const g of groups) {
+    const w = g.frozen ? g.width : width(g);
+    if (!Number.isInteger(w) || w < 1 || w > g.width) throw new Error(`${where}: group ${g.id} (${g.producers.join(', ')}) must keep 1 … ${g.width} channels, got ${w}`);
+    widths.set(g.id, w);
+  }
+  const channelsOf = (name: string) => segments.get(name)!.reduce((a, [id, w]) => a + (widths.get(id) ?? w), 0);
+  const shapes = new Map<string, readonly number[]>([[INPUT, graph.inputShape]]);
+  const nodes = graph.nodes.map((node): NodeSpec => {
+    const resize = OPS[node.op].resize;
+    const inputs = node.inputs.map((i) => shapes.get(i)!);
+    const out = resize ? resize(node as never, inputs, channelsOf(node.name)) as NodeSpec : node;
+    shapes.set(node.name, OPS[out.op].outputShape(out as never, inputs));
+    return out;
+  });
+  return parseGraphSpec({ ...graph.spec, nodes }, where);
 }
 
 /**
@@ -121,24 +209,5 @@ export function channelGroups(graph: Graph): ChannelGroup[] {
  */
 export function dividedGraph(graph: Graph, k: number): GraphSpec {
   if (!Number.isInteger(k) || k < 1) throw new Error(`--width must be a positive integer divisor, got ${k}`);
-  const width = new Map<string, number>();
-  for (const g of channelGroups(graph)) {
-    const w = g.frozen ? g.width : Math.max(1, Math.ceil(g.width / k));
-    for (const p of g.producers) width.set(p, w);
-  }
-  const inC = new Map<string, number>([[INPUT, graph.inputShape[2]]]);
-  const nodes = graph.nodes.map((node): NodeSpec => {
-    let out: NodeSpec = node;
-    if (node.op === 'conv2d' && node.groups === 1) out = { ...node, filters: width.get(node.name)! };
-    else if (node.op === 'dense') out = { ...node, units: width.get(node.name)! };
-    else if (node.op === 'conv2d') {
-      const c = inC.get(node.inputs[0])!;
-      out = { ...node, groups: c, filters: c * (node.filters / node.groups) };
-    }
-    const c = out.op === 'conv2d' ? out.filters : out.op === 'dense' ? out.units
-      : out.op === 'concat' ? out.inputs.reduce((s, i) => s + inC.get(i)!, 0) : inC.get(node.inputs[0])!;
-    inC.set(node.name, c);
-    return out;
-  });
-  return parseGraphSpec({ ...graph.spec, nodes }, 'student graph');
+  return resizedGraph(graph, (g) => Math.max(1, Math.ceil(g.width / k)), 'student graph');
 }

@@ -1,7 +1,8 @@
 /**
  * What every op kind of the graph model provides, in one place per kind (one `OpDef` in `ops/`,
  * listed in `ops/index.ts`'s `OPS`): its output shape, the weights it owns, its forward pass, its
- * multiply-accumulate count and its Keras export. The
+ * multiply-accumulate count, its Keras export, and its channel rule (how its output channels relate
+ * to its inputs' and which weight axes a structured cut slices). The
  * executor (`graph_net.ts`), the accounting and the exporters read these tables instead of
  * switching over op kinds themselves.
  */
@@ -42,6 +43,36 @@ export interface OpContext {
   dropoutMask(shape: readonly number[]): tf.Tensor;
 }
 
+/** One weight axis indexed by channels: `<node>/<suffix>`, axis `axis`. */
+export interface ChannelAxis {
+  readonly suffix: string;
+  readonly axis: number;
+}
+
+/**
+ * How an op treats channels (graph.md §3), and so how structured pruning cuts it: which weight
+ * axes follow its output channels and which follow its input channels. Surgery slices exactly
+ * these axes with the kept index sets (`compress/group_prune.ts`); `resize` gives the node's new
+ * shape fields.
+ */
+export interface ChannelRule {
+  /**
+   * 'new': the output starts a channel space (conv with groups 1, dense); 'pass': output channel c
+   * is channel c of every input (BN, depthwise conv with multiplier 1, activations, pooling, pad,
+   * dropout, identity; with several inputs, `add`, the spaces merge); 'concat': the inputs side by
+   * side; 'flatten': NHWC flatten, row r is channel r mod C; 'opaque': channels mix in a way no
+   * rule covers (a depthwise multiplier > 1), so the spaces around it are frozen.
+   */
+  readonly output: 'new' | 'pass' | 'concat' | 'flatten' | 'opaque';
+  /** Weight axes indexed by the output channel (kernel out-channels, bias, BN vectors, depthwise channels). */
+  readonly outAxes: readonly ChannelAxis[];
+  /** Weight axes indexed by the input channel (the next conv's in-channels, dense rows). */
+  readonly inAxes: readonly ChannelAxis[];
+}
+
+/** The rule of weightless ops that keep channels. */
+export const PASS_CHANNELS: ChannelRule = { output: 'pass', outAxes: [], inAxes: [] };
+
 export interface OpDef<K extends OpKind> {
   readonly kind: K;
   /** Output shape from the input shapes; throws a message (the graph prefixes the node's name). */
@@ -58,6 +89,13 @@ export interface OpDef<K extends OpKind> {
    * helper layers get suffixed names. Throws when no exact Keras form exists.
    */
   keras(node: NodeOf<K>, inputs: readonly SymbolicTensor[], ctx: KerasContext): SymbolicTensor;
+  /** How the op maps channels and which weight axes follow them (graph.md §3). */
+  channels(node: NodeOf<K>): ChannelRule;
+  /**
+   * The node producing `outChannels` channels from inputs of the given (new) shapes: its shape
+   * fields (filters, units, groups) rewritten; absent for ops whose spec has no channel count.
+   */
+  resize?(node: NodeOf<K>, inputs: readonly Shape[], outChannels: number): NodeOf<K>;
   /** True when a non-negative input always gives a non-negative output (for z^B bounds, exports). */
   keepsNonNegative?(node: NodeOf<K>): boolean;
   /** True when the output is ≥ 0 whatever the input (ReLU, clip with min ≥ 0). */

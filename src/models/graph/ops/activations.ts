@@ -2,13 +2,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import type { OpDef } from '../op.js';
+import { type OpDef, PASS_CHANNELS } from '../op.js';
 import { relu6 } from '../../../engine/ops/relu6.js';
 
 export const reluOp: OpDef<'relu'> = {
   kind: 'relu',
   outputShape: (_n, [input]) => input,
   forward: (_n, [x]) => tf.relu(x),
+  channels: () => PASS_CHANNELS,
   keras: (n, [x]) => tfl.layers.activation({ name: n.name, activation: 'relu' }).apply(x) as SymbolicTensor,
   keepsNonNegative: () => true,
   outputNonNegative: () => true,
@@ -19,6 +20,7 @@ export const clipOp: OpDef<'clip'> = {
   outputShape: (_n, [input]) => input,
   // ReLU6 with apc's one-pass gradient (engine/ops/relu6.ts; same values as tf.relu6's)
   forward: (n, [x]) => (n.min === 0 && n.max === 6 ? relu6(x) : tf.clipByValue(x, n.min, n.max)),
+  channels: () => PASS_CHANNELS,
   keras(n, [x]) {
     // Keras has clip(0, m) as ReLU(max_value=m); other ranges have no layer
     if (n.min !== 0) throw new Error(`node '${n.name}': clip(${n.min}, ${n.max}) has no Keras layer (only clip(0, m) = ReLU(max_value=m))`);
@@ -36,6 +38,7 @@ export const dropoutOp: OpDef<'dropout'> = {
   kind: 'dropout',
   outputShape: (_n, [input]) => input,
   forward: (n, [x], ctx) => (ctx.training && n.rate > 0 ? tf.mul(x, ctx.dropoutMask(x.shape)) : x),
+  channels: () => PASS_CHANNELS,
   keras: (n, [x]) => tfl.layers.dropout({ name: n.name, rate: n.rate }).apply(x) as SymbolicTensor,
   keepsNonNegative: () => true,
 };
@@ -44,6 +47,7 @@ export const identityOp: OpDef<'identity'> = {
   kind: 'identity',
   outputShape: (_n, [input]) => input,
   forward: (_n, [x]) => x,
+  channels: () => PASS_CHANNELS,
   keras: (n, [x]) => tfl.layers.activation({ name: n.name, activation: 'linear' }).apply(x) as SymbolicTensor,
   keepsNonNegative: () => true,
 };

@@ -17,6 +17,9 @@ export interface BatchNormParams {
   readonly movingVariance: tf.Tensor1D;
 }
 
+/** BN's per-channel vectors, in weight order. */
+const BN_VECTORS = ['gamma', 'beta', 'moving_mean', 'moving_variance'] as const;
+
 export function batchNormParams(ctx: Pick<OpContext, 'weight'>): BatchNormParams {
   return {
     gamma: ctx.weight('gamma') as tf.Tensor1D, beta: ctx.weight('beta') as tf.Tensor1D,
@@ -53,6 +56,7 @@ export const batchNormOp: OpDef<'batchNorm'> = {
       { suffix: 'moving_variance', shape: c, trainable: false, init: { kind: 'constant', value: 1 } },
     ];
   },
+  channels: () => ({ output: 'pass', outAxes: BN_VECTORS.map((suffix) => ({ suffix, axis: 0 })), inAxes: [] }),
   forward(node: BatchNormNode, [x], ctx) {
     const p = batchNormParams(ctx);
     if (ctx.training) {

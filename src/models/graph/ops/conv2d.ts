@@ -66,6 +66,19 @@ export const conv2dOp: OpDef<'conv2d'> = {
     if (node.useBias) defs.push({ suffix: 'bias', shape: [node.filters], trainable: true, init: { kind: 'uniform', fanIn } });
     return defs;
   },
+  channels(node) {
+    const bias = node.useBias ? [{ suffix: 'bias', axis: 0 }] : [];
+    // dense conv: out-channels on axis 3, in-channels on axis 2; depthwise (multiplier 1): channel c
+    // of the input is channel c of the output, its kernel's axis 2
+    if (!isDepthwise(node)) return { output: 'new', outAxes: [{ suffix: 'kernel', axis: 3 }, ...bias], inAxes: [{ suffix: 'kernel', axis: 2 }] };
+    if (node.filters === node.groups) return { output: 'pass', outAxes: [{ suffix: 'depthwise_kernel', axis: 2 }, ...bias], inAxes: [] };
+    return { output: 'opaque', outAxes: [], inAxes: [] };
+  },
+  resize(node, [input], outChannels) {
+    if (!isDepthwise(node)) return { ...node, filters: outChannels };
+    const c = input[2];
+    return { ...node, groups: c, filters: c * (node.filters / node.groups) };
+  },
   forward(node, [x], ctx) {
     const y = convolve(node, x as tf.Tensor4D, ctx.weight(kernelSuffix(node)) as tf.Tensor4D);
     return node.useBias ? tf.add(y, ctx.weight('bias')) : y;

@@ -17,6 +17,9 @@ export const denseOp: OpDef<'dense'> = {
       ...(n.useBias ? [{ suffix: 'bias', shape: [n.units], trainable: true, init: { kind: 'uniform' as const, fanIn } }] : []),
     ];
   },
+  // output channels: kernel columns and bias; input channels: kernel rows
+  channels: (n) => ({ output: 'new', outAxes: [{ suffix: 'kernel', axis: 1 }, ...(n.useBias ? [{ suffix: 'bias', axis: 0 }] : [])], inAxes: [{ suffix: 'kernel', axis: 0 }] }),
+  resize: (n, _inputs, outChannels) => ({ ...n, units: outChannels }),
   forward(n, [x], ctx) {
     const y = tf.matMul(x as tf.Tensor2D, ctx.weight('kernel') as tf.Tensor2D);
     return n.useBias ? tf.add(y, ctx.weight('bias')) : y;

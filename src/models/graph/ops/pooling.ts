@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { kerasPadding, pair } from '../keras_layers.js';
 import type { AvgPoolNode, MaxPoolNode } from '../graph_spec.js';
-import type { OpDef, Shape } from '../op.js';
+import { type OpDef, PASS_CHANNELS, type Shape } from '../op.js';
 import { isZeroPads, tfPadding, windowOutput } from '../padding.js';
 
 /** The lowest float32: a finite −∞ for max-pool padding (∞ would give 0·∞ = NaN in backward masks). */
@@ -32,6 +32,7 @@ function padNhwc(x: tf.Tensor4D, pads: readonly number[], value: number): tf.Ten
 export const maxPoolOp: OpDef<'maxPool'> = {
   kind: 'maxPool',
   outputShape: (n, [input]) => poolShape('maxPool', n, input),
+  channels: () => PASS_CHANNELS,
   forward(n, [input]) {
     const x = input as tf.Tensor4D;
     const pad = tfPadding(n.pads, x.shape[1], x.shape[2], n.poolSize, n.strides);
@@ -51,6 +52,7 @@ export const maxPoolOp: OpDef<'maxPool'> = {
 export const avgPoolOp: OpDef<'avgPool'> = {
   kind: 'avgPool',
   outputShape: (n, [input]) => poolShape('avgPool', n, input),
+  channels: () => PASS_CHANNELS,
   forward(n, [input]) {
     const x = input as tf.Tensor4D;
     if (isZeroPads(n.pads)) return tf.avgPool(x, n.poolSize, n.strides, 'valid');
@@ -82,6 +84,7 @@ export const globalAvgPoolOp: OpDef<'globalAvgPool'> = {
     return [input[2]];
   },
   forward: (_n, [x]) => tf.mean(x, [1, 2]),
+  channels: () => PASS_CHANNELS,
   keras: (n, [x]) => tfl.layers.globalAveragePooling2d({ name: n.name }).apply(x) as SymbolicTensor,
   keepsNonNegative: () => true,
 };
