@@ -18,6 +18,7 @@ import {
   applyPrunePlan, cumulativeRate, type FilterImportance, L1FilterImportance, type LayerRates, planStructuredPrune, planSummary,
   roundRates, structuredRates,
 } from '../compress/structured_prune.js';
+import { applyGroupPrunePlan, groupPlanSummary, groupRates, planGroupPrune } from '../compress/group_prune.js';
 import {
   applyMasks, disposeMasks, globalMagnitudeMasks, installMasks, type LayerSparsity, prunableWeights, sparsitySchedule,
 } from '../compress/unstructured_prune.js';
@@ -28,7 +29,8 @@ import { writeJsonFile } from '../engine/files.js';
 import { loadNet } from '../models/checkpoint.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import type { ModelConfig } from '../models/model_config.js';
-import { vggView } from '../models/vgg_view.js';
+import { channelGroups } from '../models/graph/channel_groups.js';
+import { isVgg, vggView } from '../models/vgg_view.js';
 import { DEFAULT_AUGMENT } from '../train/batches.js';
 import type { Objective } from '../train/fit.js';
 import { SgdMomentum } from '../train/sgd.js';
@@ -100,7 +102,10 @@ async function nextStart(stage: StageResult, dir: string, from: 'last' | 'best')
 // Structured
 
 export interface StructuredPruneOptions extends CommonPruneOptions {
-  /** Global rate p (reference recipe; default 0.3, presets 0.5, 0.7) or explicit per-conv rates. */
+  /**
+   * Global rate p (reference recipe; default 0.3, presets 0.5, 0.7) or explicit rates: per conv
+   * on VGG, per channel group (`channelGroups` order) on other graphs.
+   */
   rate?: number | LayerRates;
   /** Iterative rounds R (spec §2.4); 1 = one-shot (default). */
   rounds?: number;
@@ -114,9 +119,9 @@ export interface StructuredPruneOptions extends CommonPruneOptions {
 
 export interface StructuredRound {
   round: number;
-  /** Per-conv cumulative rates of this round, relative to the original widths. */
+  /** Cumulative rates of this round (per conv on VGG, per channel group otherwise), relative to the original widths. */
   rates: number[];
-  /** Conv widths after this round's cut. */
+  /** Widths after this round's cut: VGG conv widths per block; other graphs one row of channel-group widths. */
   widths: number[][];
   params: number;
   macs: number;
@@ -133,20 +138,66 @@ export interface StructuredPruneResult extends StageResult {
   rounds: StructuredRound[];
 }
 
+/** One round's structured cut: the new network and what its checkpoint records. */
+interface StructuredCut {
+  student: GraphNet;
+  config: ModelConfig;
+  /** Rates of the round (per conv on VGG, per channel group otherwise). */
+  rates: number[];
+  /** VGG: conv widths per block; other graphs: one row of channel-group widths (`channelGroups` order). */
+  widths: number[][];
+  plan: unknown;
+}
+
 /**
- * Structured pruning + fine-tuning (spec §2). Round t cuts the current network to
- * floor(C_orig·(1 − ρ_l(P_t))) filters per layer, scoring its current weights, and fine-tunes it;
- * the widths, rates and plan summary go into every checkpoint's apc.json (`structured`). Returns
- * the final round's best network (owned by the caller) and the per-round records.
+ * How round t cuts the current network, with widths relative to the teacher's: VGG keeps today's
+ * per-conv plan (the spec's rate table, `planStructuredPrune`, quirk C1 available); any other
+ * graph cuts its channel groups (`planGroupPrune`, ρ = p on every free group).
+ */
+function structuredCutter(opts: StructuredPruneOptions, rate: number | LayerRates, importance: FilterImportance):
+  { originalWidths: number[]; cut(current: GraphNet, t: number): StructuredCut } {
+  const teacher = opts.teacher;
+  if (isVgg(teacher)) {
+    const { layout } = vggView(teacher, 'structured pruning');
+    const baseRates = structuredRates(layout, rate);
+    const originalWidths = layout.convs.map((c) => c.outChannels);
+    return {
+      originalWidths,
+      cut(current, t) {
+        const rates = roundRates(baseRates, t);
+        const plan = planStructuredPrune(current, rates, importance, { originalWidths });
+        return { student: applyPrunePlan(current, plan, { compat: opts.compat }), config: plan.config, rates, widths: plan.config.blocks, plan: planSummary(plan) };
+      },
+    };
+  }
+  if (opts.compat?.scrambledDenseColumns) throw new Error(`compat.scrambledDenseColumns (quirk C1) reproduces the reference's VGG head cut; this model is a ${teacher.config.kind}`);
+  const baseRates = groupRates(teacher.config, rate);
+  const originalWidths = channelGroups(teacher.graph).map((g) => g.width);
+  return {
+    originalWidths,
+    cut(current, t) {
+      const rates = roundRates(baseRates, t);
+      const plan = planGroupPrune(current, rates, importance, { originalWidths });
+      return { student: applyGroupPrunePlan(current, plan), config: plan.config, rates, widths: [plan.groups.map((g) => g.keep.length)], plan: groupPlanSummary(plan) };
+    },
+  };
+}
+
+/**
+ * Structured pruning + fine-tuning (spec §2), on VGG (per-conv plan) or any graph (channel
+ * groups). Round t cuts the current network to floor(C_orig·(1 − ρ(P_t))) channels per layer or
+ * group, scoring its current weights, and fine-tunes it; the widths, rates and plan summary go
+ * into every checkpoint's apc.json (`structured`), and the architecture into its config (a
+ * `graph` config for a pruned non-VGG network, so checkpoints reload). Returns the final round's
+ * best network (owned by the caller) and the per-round records.
  */
 export async function structuredPruneAndFineTune(opts: StructuredPruneOptions): Promise<StructuredPruneResult> {
   const R = opts.rounds ?? 1;
   if (!Number.isInteger(R) || R < 1) throw new Error(`structured pruning rounds must be a positive integer, got ${R}`);
   const rate = opts.rate ?? 0.3;
-  const { layout } = vggView(opts.teacher, 'structured pruning');
-  const baseRates = structuredRates(layout, rate);
-  const originalWidths = layout.convs.map((c) => c.outChannels);
   const importance = opts.importance ?? new L1FilterImportance();
+  const cutter = structuredCutter(opts, rate, importance);
+  const originalWidths = cutter.originalWidths;
   const from = opts.continueFrom ?? 'last';
   const rounds: StructuredRound[] = [];
   let current: GraphNet = opts.teacher;
@@ -154,24 +205,22 @@ export async function structuredPruneAndFineTune(opts: StructuredPruneOptions): 
   try {
     for (let t = 1; t <= R; t++) {
       const dir = R === 1 ? opts.outDir : join(opts.outDir, `round-${t}`);
-      const rates = roundRates(baseRates, t);
-      const plan = planStructuredPrune(current, rates, importance, { originalWidths });
-      const student = applyPrunePlan(current, plan, { compat: opts.compat });
+      const { student, config, rates, widths, plan } = cutter.cut(current, t);
       const before = await valMetrics(student, opts.data, opts.recipe);
-      const stats = modelStats(plan.config);
+      const stats = modelStats(config);
       const label = opts.label ?? `prune-s${typeof rate === 'number' ? rate : 'custom'}+${opts.matching.kind}${R > 1 ? ` round ${t}/${R}` : ''}`;
       const meta = {
         kind: 'student', compression: 'structured', matching: opts.matching, teacher: opts.teacherDir,
         structured: {
-          rate, rounds: R, round: t, rates, originalWidths, widths: plan.config.blocks,
+          rate, rounds: R, round: t, rates, originalWidths, widths,
           cumulativeRate: typeof rate === 'number' ? cumulativeRate(rate, t) : undefined,
-          plan: planSummary(plan), beforeFineTune: before, continueFrom: from, compat: opts.compat ?? {},
+          plan, beforeFineTune: before, continueFrom: from, compat: opts.compat ?? {},
         },
         accounting: { params: stats.params, macs: stats.macs },
       };
       stage = await fineTuneRound(opts, student, dir, label, meta);
       rounds.push({
-        round: t, rates, widths: plan.config.blocks.map((b) => [...b]), params: stats.params, macs: stats.macs, before,
+        round: t, rates, widths: widths.map((b) => [...b]), params: stats.params, macs: stats.macs, before,
         best: stage.val, bestEpoch: stage.state.bestEpoch, dir, seconds: stage.seconds,
       });
       if (t < R) {
