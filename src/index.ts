@@ -17,7 +17,9 @@ export {
   parseGraphSpec, OP_KINDS, type GraphSpec, type GraphSpecInput, type NodeSpec, type NodeSpecInput, type InputNormalization,
 } from './models/graph/graph_spec.js';
 export { OPS } from './models/graph/ops/index.js';
-export { channelGroups, dividedGraph, type ChannelGroup } from './models/graph/channel_groups.js';
+export {
+  channelGroups, channelLayout, dividedGraph, resizedGraph, type ChannelGroup, type ChannelCut, type ChannelLayout,
+} from './models/graph/channel_groups.js';
 export {
   ARCHS, archPreset, graphOf, graphSpecOf, parseModelConfig, type ModelConfig, type ArchPresetOptions,
 } from './models/model_config.js';
@@ -44,7 +46,16 @@ export { SgdMomentum } from './train/sgd.js';
 export { multiLabelSoftMargin, multiLabelKd } from './train/losses.js';
 // compress and matching
 export { compressionObjective } from './compress/objective.js';
-export { planStructuredPrune, applyPrunePlan, structuredPrune, L1FilterImportance } from './compress/structured_prune.js';
+export {
+  planStructuredPrune, applyPrunePlan, structuredPrune, structuredRates, prunedConfig, L1FilterImportance, L2FilterImportance, filterImportance,
+  type FilterImportance,
+} from './compress/structured_prune.js';
+export {
+  planGroupPrune, applyGroupPrunePlan, groupPrune, groupRates, prunedGroupConfig, groupPlanSummary, type GroupPrunePlan, type PrunedGroup,
+} from './compress/group_prune.js';
+export {
+  channelGroupReport, formatChannelGroupReport, type ChannelGroupReport, type ChannelGroupEntry,
+} from './compress/channel_group_report.js';
 export { globalMagnitudeMasks, applyMasks, installMasks } from './compress/unstructured_prune.js';
 export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, type MatchingConfig } from './matching/matching_term.js';
 // attribution

@@ -1,12 +1,12 @@
 /**
  * The CLI on the built-in ResNet and MobileNetV2 families: train, distil with WCAM (closed form
- * after global pooling), unstructured pruning, evaluate with Grad-CAM; structured pruning and LRP
- * are refused with one line until their graph rules land.
+ * after global pooling), unstructured and grouped structured pruning (and --explain-groups),
+ * evaluate with Grad-CAM; LRP is refused with one line until its graph rules land.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,7 +20,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const tiny = ['--epochs', '1', '--train-limit', '32', '--quiet'];
 
 for (const arch of ['resnet18', 'mobilenetv2']) {
-  test(`${arch}: train, kd+wcam, unstructured, evaluate; structured pruning and LRP refused`, () => {
+  test(`${arch}: train, kd+wcam, unstructured, structured (+ --explain-groups), evaluate; LRP refused`, () => {
     const teacher = join(dir, arch);
     const t = apc(['train', '--arch', arch, '--width', '16', ...tiny, '--out', teacher]);
     assert.equal(t.code, 0, t.err);
@@ -33,9 +33,18 @@ for (const arch of ['resnet18', 'mobilenetv2']) {
     const un = apc(['compress', '--teacher', join(teacher, 'best'), '--method', 'unstructured', '--rate', '0.5', '--rounds', '1', ...tiny, '--out', join(dir, `${arch}-un`)]);
     assert.equal(un.code, 0, un.err);
     assert.match(un.out, /sparsity 50\.0 %/);
-    const st = apc(['compress', '--teacher', join(teacher, 'best'), '--method', 'structured', ...tiny, '--out', join(dir, `${arch}-st`)]);
-    assert.equal(st.code, 1);
-    assert.match(st.err, /^apc: error: structured pruning supports apc's VGG networks only for now; this model is a (resnet|mobilenetv2)/m);
+    const st = apc(['compress', '--teacher', join(teacher, 'best'), '--method', 'structured', '--rate', '0.5', ...tiny, '--out', join(dir, `${arch}-st`)]);
+    assert.equal(st.code, 0, st.err);
+    assert.match(st.out, /structured p=0\.5\+none: best val mAP/);
+    assert.equal(JSON.parse(readFileSync(join(dir, `${arch}-st`, 'best', 'apc.json'), 'utf8')).config.kind, 'graph', 'the pruned graph is stored');
+    assert.ok(statSync(join(dir, `${arch}-st`, 'best', 'weights.bin')).size < statSync(join(teacher, 'best', 'weights.bin')).size / 2.5);
+    const groupsJson = join(dir, `${arch}-groups.json`);
+    const ex = apc(['compress', '--teacher', join(teacher, 'best'), '--method', 'structured', '--rate', '0.5', '--explain-groups', '--json', groupsJson]);
+    assert.equal(ex.code, 0, ex.err);
+    assert.match(ex.out, /^\d+ channel groups \(\d+ free\) of this (resnet|mobilenetv2); kept widths at rate 0\.5:/);
+    const report = JSON.parse(readFileSync(groupsJson, 'utf8'));
+    assert.equal(report.groups.length, (ex.out.match(/^group \d+:/gm) ?? []).length);
+    assert.ok(report.groups.every((g: { producers: string[]; consumers: unknown[]; frozen?: string }) => g.frozen || (g.producers.length > 0 && g.consumers.length > 0)));
     const ev = apc(['evaluate', '--model', join(dir, `${arch}-kd`, 'best'), '--teacher', join(teacher, 'best'), '--limit', '16', '--attribution', 'gradcam']);
     assert.equal(ev.code, 0, ev.err);
     assert.match(ev.out, /gradcam: AUC \d\.\d{3} .* agreement cosine/);

@@ -74,6 +74,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
+    .option('--explain-groups', 'with --method structured: print the channel groups pruned together (producers, members, cut weight axes, kept width at --rate) and stop', false)
+    .option('--json <file>', 'with --explain-groups: also write the groups as JSON')
     .addOption(new Option('--match <kind>', 'attribution matching regulariser').choices(['none', 'ewa', 'wcam']).default('none'))
     .option('--beta <x>', 'matching weight β (default 1, chosen by a sweep on shapes; the paper uses 100 at a 7×7 layer on VOC)', num('--beta'))
     .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)

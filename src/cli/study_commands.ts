@@ -1,6 +1,7 @@
 /** `apc compress`, `apc evaluate`, `apc run`: flags → library calls. */
 import { resolve } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
+import { channelGroupReport, formatChannelGroupReport } from '../compress/channel_group_report.js';
 import { openDataset } from '../data/registry.js';
 import type { Dataset } from '../data/dataset.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
@@ -25,11 +26,14 @@ export interface CompressFlags {
   rate?: number;
   /** Pruning rounds: structured iterative R (default 1 = one-shot), unstructured rounds (default 16). */
   rounds?: number;
+  /** Structured: print the channel groups (and write them to `json`) instead of pruning. */
+  explainGroups?: boolean; json?: string;
 }
 
 export async function compressCommand(f: CompressFlags): Promise<void> {
   if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
+  if (f.explainGroups) return explainGroups(f);
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
@@ -63,6 +67,19 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     process.stdout.write(`unstructured r=${f.rate ?? 0.2}+${f.match}: ${r.rounds.length} rounds · curve ${r.summaryPath}\n`);
   } finally {
     teacher.dispose();
+  }
+}
+
+/** `--explain-groups`: the teacher's channel groups and the widths structured pruning at --rate keeps. */
+async function explainGroups(f: CompressFlags): Promise<void> {
+  if (f.method !== 'structured') throw new Error(`--explain-groups lists the channel groups of structured pruning; use it with --method structured, not '${f.method}'`);
+  const { net } = await loadModel(f.teacher);
+  try {
+    const report = channelGroupReport(net.config, f.rate ?? 0.3);
+    process.stdout.write(formatChannelGroupReport(report));
+    if (f.json) await writeJsonFile(f.json, report);
+  } finally {
+    net.dispose();
   }
 }
 

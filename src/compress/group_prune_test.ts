@@ -22,6 +22,7 @@ import { loadNet, saveNet } from '../models/checkpoint.js';
 import { WEIGHTS_BIN } from '../models/checkpoint_io.js';
 import { type ChannelCut, type ChannelGroup, channelGroups } from '../models/graph/channel_groups.js';
 import { GraphNet } from '../models/graph/graph_net.js';
+import { parseGraphSpec } from '../models/graph/graph_spec.js';
 import { archPreset, graphOf, type ModelConfig } from '../models/model_config.js';
 import { vggLayout, vggPreset } from '../models/vgg_config.js';
 import { channelGroupReport, formatChannelGroupReport } from './channel_group_report.js';
@@ -126,10 +127,12 @@ function maskedReference(net: GraphNet, plan: GroupPrunePlan): GraphNet {
   const ref = net.clone();
   const groups = channelGroups(net.graph);
   tf.tidy(() => groups.forEach((g, i) => {
-    const m = new Float32Array(g.width);
-    for (const k of plan.groups[i].keep) m[k] = 1;
+    const kept = new Set(plan.groups[i].keep);
     for (const c of g.outputs) {
       if (!/\/(gamma|beta)$/.test(c.weight)) continue;
+      // the group's channels sit at c.offset of the BN's channels (after a concat)
+      const m = new Float32Array(ref.weight(c.weight).shape[0]).fill(1);
+      for (let k = 0; k < g.width; k++) if (!kept.has(k)) m[c.offset + k] = 0;
       ref.weight(c.weight).assign(tf.mul(ref.weight(c.weight), tf.tensor1d(m)));
     }
   }));
@@ -256,4 +259,59 @@ test('VGG: the group planner reproduces planStructuredPrune (rates, kept filters
     }
   }
   net.dispose();
+});
+
+test('concat offsets and NHWC flatten rows: groups side by side through a concat, a BN over the concat, dense rows r mod C', () => {
+  const cbr = (name: string, input: string, filters: number) => [
+    { op: 'conv2d', name, inputs: [input], filters, kernelSize: [3, 3], pads: [1, 1, 1, 1] },
+    { op: 'batchNorm', name: `${name}.bn`, inputs: [name] }, { op: 'relu', name: `${name}.relu`, inputs: [`${name}.bn`] }];
+  const config = parseGraphSpec({
+    kind: 'graph', input: { shape: [4, 4, 3] }, output: 'fc', nodes: [
+      ...cbr('a', 'input', 4), ...cbr('b', 'input', 6),
+      { op: 'concat', name: 'cat', inputs: ['a.relu', 'b.relu'] },
+      { op: 'batchNorm', name: 'cat.bn', inputs: ['cat'] }, { op: 'relu', name: 'cat.relu', inputs: ['cat.bn'] },
+      ...cbr('d', 'cat.relu', 5),
+      { op: 'maxPool', name: 'pool', inputs: ['d.relu'], poolSize: [2, 2], strides: [2, 2] },
+      { op: 'flatten', name: 'flat', inputs: ['pool'] }, { op: 'dense', name: 'fc', inputs: ['flat'], units: 3 },
+    ],
+  });
+  const groups = channelGroups(graphOf(config));
+  const find = (n: string) => groups.find((g) => g.producers.includes(n))!;
+  assert.deepEqual(find('b').outputs.filter((c) => c.weight.startsWith('cat.bn/')).map((c) => c.offset), [4, 4, 4, 4]);
+  assert.deepEqual(find('b').consumers, [{ weight: 'd/kernel', axis: 2, offset: 4 }]);
+  assert.deepEqual(find('a').consumers, [{ weight: 'd/kernel', axis: 2, offset: 0 }]);
+  assert.deepEqual(find('d').consumers, [{ weight: 'fc/kernel', axis: 0, offset: 0, period: 5 }]);
+  const net = randomizedNet(config, 21);
+  const { net: pruned, plan } = groupPrune(net, groupRates(config, 0.5));
+  assert.deepEqual(plan.groups.map((g) => g.keep.length), [2, 3, 2, 3]);
+  assert.deepEqual(pruned.weight('d/kernel').shape, [3, 3, 5, 2]);
+  assert.deepEqual(pruned.weight('cat.bn/gamma').shape, [5]);
+  // dense row (h·2 + w)·2 + j of the cut kernel is row (h·2 + w)·5 + keep[j] of the original
+  const keepD = plan.groups[groups.indexOf(find('d'))].keep;
+  const oldK = net.weight('fc/kernel').arraySync() as number[][];
+  const newK = pruned.weight('fc/kernel').arraySync() as number[][];
+  for (let p = 0; p < 4; p++) keepD.forEach((k, j) => assert.deepEqual(newK[p * 2 + j], oldK[p * 5 + k]));
+  const x = tf.tidy(() => tf.tensor4d(new Rng(5).uniformArray(3 * 4 * 4 * 3, -1, 1), [3, 4, 4, 3]));
+  const ref = maskedReference(net, plan);
+  const a = pruned.predict(x);
+  const b = ref.predict(x);
+  assert.ok(relDiff(a, b) < 1e-4, `relative |Δlogit| ${relDiff(a, b)}`);
+  tf.dispose([a, b, x]); pruned.dispose(); ref.dispose(); net.dispose();
+});
+
+test('a depthwise conv cut to one channel stays depthwise (same groups, so later rounds line up)', () => {
+  const config = archPreset({ arch: 'mobilenetv2', width: 16, imageSize: 32, numClasses: 5 }); // stem and block 1: 2 channels
+  const net = randomizedNet(config, 8);
+  const { net: pruned, plan } = groupPrune(net, groupRates(config, 0.5));
+  const dw = pruned.graph.node('features.1.conv.0.0');
+  assert.ok(dw.op === 'conv2d' && dw.groups === 1 && dw.filters === 1 && dw.depthwise === true);
+  assert.deepEqual(pruned.weight('features.1.conv.0.0/depthwise_kernel').shape, [3, 3, 1, 1]);
+  const strip = (gs: readonly ChannelGroup[]) => gs.map((g) => ({ id: g.id, producers: g.producers, members: g.members, frozen: g.frozen }));
+  assert.deepEqual(strip(channelGroups(pruned.graph)), strip(channelGroups(net.graph)));
+  const x = tf.tidy(() => tf.tensor4d(new Rng(6).uniformArray(2 * 32 * 32 * 3, -1, 1), [2, 32, 32, 3]));
+  const ref = maskedReference(net, plan);
+  const a = pruned.predict(x);
+  const b = ref.predict(x);
+  assert.ok(relDiff(a, b) < 1e-4, `relative |Δlogit| ${relDiff(a, b)}`);
+  tf.dispose([a, b, x]); pruned.dispose(); ref.dispose(); net.dispose();
 });

@@ -19,6 +19,7 @@
  */
 import type { GraphNet } from '../graph/graph_net.js';
 import { INPUT, type NodeSpec } from '../graph/graph_spec.js';
+import { isDepthwise } from '../graph/ops/conv2d.js';
 import { describeThrown, ModelFileError } from '../import/errors.js';
 import {
   encodeOnnxModel, float32Tensor, int64Tensor, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor,
@@ -161,7 +162,7 @@ class OnnxExporter {
       case 'conv2d': {
         const c = inShape[2];
         const [kh, kw] = node.kernelSize;
-        const depthwise = node.groups > 1;
+        const depthwise = isDepthwise(node);
         const k = this.data(node.name, depthwise ? 'depthwise_kernel' : 'kernel');
         const w = this.init(`${node.name}.weight`, [node.filters, depthwise ? 1 : c, kh, kw], hwioToOihw(k, [kh, kw, depthwise ? 1 : c, node.filters]));
         const inputs = [x[0], w];

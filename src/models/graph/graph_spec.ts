@@ -31,6 +31,11 @@ export const Conv2dNodeSchema = z.object({
   pads: Pads.default(ZERO_PADS),
   /** 1 (dense conv) or the input channel count (depthwise; filters = groups · multiplier). */
   groups: z.number().int().positive().default(1),
+  /**
+   * Marks a depthwise conv over a single channel, where groups = 1 would otherwise read as a dense
+   * conv (set when structured pruning or a narrower student leaves a depthwise conv one channel).
+   */
+  depthwise: z.literal(true).optional(),
   useBias: z.boolean().default(true),
 }).strict();
 

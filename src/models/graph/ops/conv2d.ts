@@ -12,7 +12,7 @@ import type { OpDef, Shape, WeightDef } from '../op.js';
 import { tfPadding, windowOutput } from '../padding.js';
 
 export function isDepthwise(node: Conv2dNode): boolean {
-  return node.groups > 1;
+  return node.groups > 1 || node.depthwise === true;
 }
 
 /** Name suffix of the node's kernel: `kernel` (HWIO) or `depthwise_kernel` ([kh, kw, C, m]). */
@@ -23,7 +23,7 @@ export function kernelSuffix(node: Conv2dNode): string {
 function checkInput(node: Conv2dNode, input: Shape): void {
   if (input.length !== 3) throw new Error(`conv2d needs an [H, W, C] input, got [${input}]`);
   const c = input[2];
-  if (node.groups !== 1) {
+  if (isDepthwise(node)) {
     if (node.groups !== c) throw new Error(`groups ${node.groups} is neither 1 nor the input's ${c} channels (only dense and depthwise convolutions are supported)`);
     if (node.filters % c !== 0) throw new Error(`a depthwise conv over ${c} channels needs a multiple of ${c} filters, got ${node.filters}`);
   }
@@ -77,7 +77,9 @@ export const conv2dOp: OpDef<'conv2d'> = {
   resize(node, [input], outChannels) {
     if (!isDepthwise(node)) return { ...node, filters: outChannels };
     const c = input[2];
-    return { ...node, groups: c, filters: c * (node.filters / node.groups) };
+    const { depthwise: _, ...rest } = node;
+    // one channel left: groups 1 alone would make it a dense conv (another channel rule and weight name)
+    return { ...rest, groups: c, filters: c * (node.filters / node.groups), ...(c === 1 ? { depthwise: true as const } : {}) };
   },
   forward(node, [x], ctx) {
     const y = convolve(node, x as tf.Tensor4D, ctx.weight(kernelSuffix(node)) as tf.Tensor4D);
