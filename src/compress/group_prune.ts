@@ -21,7 +21,7 @@ import { graphOf, type ModelConfig } from '../models/model_config.js';
 import { OPS } from '../models/graph/ops/index.js';
 import { VggConfigSchema, vggLayout } from '../models/vgg_config.js';
 import {
-  type FilterImportance, keptFilters, L1FilterImportance, type LayerRates, structuredRates, topFilters,
+  checkRate, type FilterImportance, keptFilters, L1FilterImportance, type LayerRates, structuredRates, topFilters,
 } from './structured_prune.js';
 
 /** One group of a plan. */
@@ -52,10 +52,6 @@ export interface GroupPrunePlan {
 export interface GroupPlanOptions {
   /** Widths the rates refer to, per group (compression.md §2.4: the ORIGINAL widths). Default: the current widths. */
   readonly originalWidths?: readonly number[];
-}
-
-function checkRate(r: number, what: string): void {
-  if (!Number.isFinite(r) || r < 0 || r > 1) throw new Error(`${what} must be in [0, 1], got ${r}`);
 }
 
 const groupName = (g: ChannelGroup) => `group ${g.id} (${g.producers.join(', ') || g.members[0]})`;

@@ -27,7 +27,7 @@ import { archPreset, graphOf, type ModelConfig } from '../models/model_config.js
 import { vggLayout, vggPreset } from '../models/vgg_config.js';
 import { channelGroupReport, formatChannelGroupReport } from './channel_group_report.js';
 import { applyGroupPrunePlan, type GroupPrunePlan, groupPrune, groupRates, planGroupPrune, prunedGroupConfig } from './group_prune.js';
-import { applyPrunePlan, cumulativeRate, planStructuredPrune, roundRates, structuredRates } from './structured_prune.js';
+import { applyPrunePlan, cumulativeRate, filterImportance, planStructuredPrune, roundRates, structuredRates, topFilters } from './structured_prune.js';
 
 tf.enableProdMode();
 await tf.setBackend('cpu');
@@ -314,4 +314,43 @@ test('a depthwise conv cut to one channel stays depthwise (same groups, so later
   const b = ref.predict(x);
   assert.ok(relDiff(a, b) < 1e-4, `relative |Δlogit| ${relDiff(a, b)}`);
   tf.dispose([a, b, x]); pruned.dispose(); ref.dispose(); net.dispose();
+});
+
+test('importance: the criterion summed over a group\'s producers (conv kernels and dense columns), l1 or l2', () => {
+  const net = randomizedNet(RESNET, 9);
+  const groups = channelGroups(net.graph);
+  const stage1 = groups.findIndex((g) => g.producers.includes('conv1'));
+  const handScores = (kind: 'l1' | 'l2', producers: readonly string[], rows: (w: GraphNet, p: string) => number[][]) => {
+    const s = new Array<number>(rows(net, producers[0])[0].length).fill(0);
+    for (const p of producers) {
+      const r = rows(net, p);
+      s.forEach((_, o) => { s[o] += kind === 'l1' ? r.reduce((a, row) => a + Math.abs(row[o]), 0) : Math.sqrt(r.reduce((a, row) => a + row[o] ** 2, 0)); });
+    }
+    return s;
+  };
+  // HWIO kernel as rows of out-channels
+  const convRows = (w: GraphNet, p: string) => { const k = w.weight(`${p}/kernel`); const d = k.dataSync(); const O = k.shape[3]!; return Array.from({ length: d.length / O }, (_, i) => Array.from(d.subarray(i * O, (i + 1) * O))); };
+  for (const kind of ['l1', 'l2'] as const) {
+    const plan = planGroupPrune(net, groupRates(RESNET, 0.5), filterImportance({ kind }));
+    assert.equal(plan.importance, kind);
+    const s = handScores(kind, groups[stage1].producers, convRows);
+    assert.equal(groups[stage1].producers.length, 3);
+    assert.deepEqual(plan.groups[stage1].keep, topFilters(s, 2), kind);
+  }
+  net.dispose();
+  // a hidden dense layer is a producer too: its kernel columns are its filters
+  const mlp = parseGraphSpec({
+    kind: 'graph', input: { shape: [2, 2, 3] }, output: 'fc', nodes: [
+      { op: 'flatten', name: 'flat', inputs: ['input'] }, { op: 'dense', name: 'h', inputs: ['flat'], units: 6 },
+      { op: 'relu', name: 'h.relu', inputs: ['h'] }, { op: 'dense', name: 'fc', inputs: ['h.relu'], units: 3 },
+    ],
+  });
+  const m = GraphNet.create(mlp, 2);
+  const plan = planGroupPrune(m, groupRates(mlp, 0.5));
+  const rows = m.weight('h/kernel').arraySync() as number[][];
+  assert.deepEqual(plan.groups.map((g) => g.frozen), ['input', undefined, 'logits'], 'the flatten of the input is a member of the frozen input group');
+  assert.deepEqual(plan.groups[1].keep, topFilters(rows[0].map((_, o) => rows.reduce((a, r) => a + Math.abs(r[o]), 0)), 3));
+  const pruned = applyGroupPrunePlan(m, plan);
+  assert.deepEqual(pruned.weight('fc/kernel').shape, [3, 3]);
+  m.dispose(); pruned.dispose();
 });

@@ -3,7 +3,8 @@
  * inspectable plan (`planStructuredPrune`: which filters each conv keeps), then surgery
  * (`applyPrunePlan`: a NEW network with those filters, the matching BN entries, the next conv's
  * input channels and the dense rows of the kept last-pool channels). The caller's network is
- * never changed.
+ * never changed. This is the VGG plan (per conv, the spec's rate table); `group_prune.ts` cuts
+ * the channel groups of any graph and reproduces this plan on VGG.
  *
  * Widths are always relative to the ORIGINAL widths: n_l = max(1, floor(C_l^orig · (1 − ρ_l)))
  * in float64, so the architecture after any number of rounds can be rebuilt from the original
@@ -73,7 +74,8 @@ export function structuredRates(layout: VggLayout, p: number | LayerRates): numb
   return layout.convs.map((c, i) => (i === 0 || c.block >= blocks - 1 ? p : 0));
 }
 
-function checkRate(r: number, what: string): void {
+/** Throws `<what> must be in [0, 1]` for a rate outside it. */
+export function checkRate(r: number, what: string): void {
   if (!Number.isFinite(r) || r < 0 || r > 1) throw new Error(`${what} must be in [0, 1], got ${r}`);
 }
 
