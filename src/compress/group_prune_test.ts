@@ -20,6 +20,7 @@ import { Rng } from '../engine/random.js';
 import { modelStats } from '../models/accounting.js';
 import { loadNet, saveNet } from '../models/checkpoint.js';
 import { WEIGHTS_BIN } from '../models/checkpoint_io.js';
+import { loadModel } from '../models/load_model.js';
 import { type ChannelCut, type ChannelGroup, channelGroups } from '../models/graph/channel_groups.js';
 import { GraphNet } from '../models/graph/graph_net.js';
 import { parseGraphSpec } from '../models/graph/graph_spec.js';
@@ -120,8 +121,10 @@ function randomizedNet(config: ModelConfig, seed: number): GraphNet {
 
 /**
  * Reference of compression.md §2.3 on a graph: the unpruned net with every removed channel at 0
- * after its activation, everywhere in its group — γ = β = 0 on that channel of every BN member
- * (BN output 0, ReLU/ReLU6 0, pooling and add of zeros 0, a depthwise conv of a zero channel 0).
+ * after its activation, everywhere in its group — that channel of every producer-side parameter
+ * at 0 (kernel out-channel, bias, depthwise channel, BN γ and β; not the moving statistics): a
+ * conv or BN output 0, ReLU/ReLU6 0, pooling and add of zeros 0. Zeroing only the kernels would
+ * not do: BN would still add β − γμ/σ.
  */
 function maskedReference(net: GraphNet, plan: GroupPrunePlan): GraphNet {
   const ref = net.clone();
@@ -129,11 +132,13 @@ function maskedReference(net: GraphNet, plan: GroupPrunePlan): GraphNet {
   tf.tidy(() => groups.forEach((g, i) => {
     const kept = new Set(plan.groups[i].keep);
     for (const c of g.outputs) {
-      if (!/\/(gamma|beta)$/.test(c.weight)) continue;
-      // the group's channels sit at c.offset of the BN's channels (after a concat)
-      const m = new Float32Array(ref.weight(c.weight).shape[0]).fill(1);
+      if (/\/moving_(mean|variance)$/.test(c.weight)) continue;
+      const w = ref.weight(c.weight);
+      // the group's channels sit at c.offset of the weight's axis (after a concat)
+      const m = new Float32Array(w.shape[c.axis]).fill(1);
       for (let k = 0; k < g.width; k++) if (!kept.has(k)) m[c.offset + k] = 0;
-      ref.weight(c.weight).assign(tf.mul(ref.weight(c.weight), tf.tensor1d(m)));
+      const shape = w.shape.map((d, a) => (a === c.axis ? d : 1));
+      w.assign(tf.mul(w, tf.reshape(tf.tensor1d(m), shape)));
     }
   }));
   return ref;
@@ -169,18 +174,26 @@ function handAccounting(config: ModelConfig, plan: GroupPrunePlan): { params: nu
   return { params, macs };
 }
 
+const TORCH = new URL('../../test/fixtures/torch/', import.meta.url).pathname;
+/** The ONNX fixtures' graphs (torchvision topologies exported by PyTorch, test/fixtures/torch) as apc imports them. */
+const imported = async (file: string) => { const m = await loadModel(join(TORCH, file)); const c = m.net.config; m.net.dispose(); return c; };
+
 const CASES = [
-  { name: 'ResNet-18', config: RESNET, seed: 3 },
-  { name: 'MobileNetV2', config: MOBILENET, seed: 4 },
+  { name: 'ResNet-18', config: async () => RESNET, seed: 3 },
+  { name: 'MobileNetV2', config: async () => MOBILENET, seed: 4 },
+  { name: 'imported ONNX ResNet', config: () => imported('resnet.onnx'), seed: 5 },
+  { name: 'imported ONNX MobileNetV2', config: () => imported('mobilenetv2.onnx'), seed: 6 },
 ];
 
 for (const c of CASES) {
   test(`${c.name} surgery at ρ = 0.5: logits = the unpruned net with removed channels zeroed; accounting; a smaller checkpoint`, async () => {
-    const net = randomizedNet(c.config, c.seed);
+    const config = await c.config();
+    const net = randomizedNet(config, c.seed);
     const before = net.snapshot();
-    const x = tf.tidy(() => tf.tensor4d(new Rng(c.seed).uniformArray(2 * 32 * 32 * 3, -1, 1), [2, 32, 32, 3]));
+    const [h, w, ch] = net.graph.inputShape;
+    const x = tf.tidy(() => tf.tensor4d(new Rng(c.seed).uniformArray(2 * h * w * ch, -1, 1), [2, h, w, ch]));
     const n0 = tf.memory().numTensors;
-    const rates = groupRates(c.config, 0.5);
+    const rates = groupRates(config, 0.5);
     const { net: pruned, plan } = groupPrune(net, rates);
     assert.equal(plan.config.kind, 'graph');
     assert.deepEqual(JSON.parse(JSON.stringify(plan)), plan, 'plans are plain JSON');
@@ -194,7 +207,7 @@ for (const c of CASES) {
     assert.ok(d < 1e-4, `relative |Δlogit| ${d}`);
     assert.ok(relDiff(full, b) > 1e-3, 'the removed channels matter (the comparison can fail)');
     // params and MACs of the pruned net = a hand count from the kept widths
-    const hand = handAccounting(c.config, plan);
+    const hand = handAccounting(config, plan);
     const stats = modelStats(pruned);
     assert.equal(stats.params, hand.params);
     assert.equal(stats.macs, hand.macs);
