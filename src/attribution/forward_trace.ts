@@ -105,6 +105,19 @@ export function chainLayers(net: GraphNet): Layer[] {
   return layers;
 }
 
+/**
+ * True when `chainLayers` accepts the network (a plain VGG-style chain): relevance methods then
+ * take the chain's fast path, any other graph the graph pass (`graphRelevancePass`).
+ */
+export function isChainNet(net: GraphNet): boolean {
+  try {
+    chainLayers(net);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Index of a layer by name; throws listing the names. */
 export function layerIndex(layers: readonly Layer[], name: string): number {
   const i = layers.findIndex((l) => l.name === name);
