@@ -331,3 +331,38 @@ test('Grad-CAM at a named inner ResNet layer: ReLU(Σ_k α_k A_k) with α the sp
   tf.dispose([r.maps, r.native!, want, x]);
   net.dispose();
 });
+
+test('z^B through an explicit pad node (Keras ZeroPadding2D + valid conv) equals z^B of the conv with those pads', () => {
+  const tail: NodeSpecInput[] = [
+    { op: 'batchNorm', name: 'bn', inputs: ['c'] },
+    { op: 'relu', name: 'r', inputs: ['bn'] },
+    { op: 'globalAvgPool', name: 'g', inputs: ['r'] },
+    { op: 'dense', name: 'fc', inputs: ['g'], units: 3 },
+  ];
+  const padded = graphNet([8, 8, 3], [
+    { op: 'pad', name: 'p', inputs: ['input'], pads: [0, 1, 0, 1] },
+    { op: 'conv2d', name: 'c', inputs: ['p'], filters: 4, kernelSize: [3, 3], strides: [2, 2] },
+    ...tail,
+  ], 'fc', {}, 7);
+  const inline = graphNet([8, 8, 3], [
+    { op: 'conv2d', name: 'c', inputs: ['input'], filters: 4, kernelSize: [3, 3], strides: [2, 2], pads: [0, 1, 0, 1] },
+    ...tail,
+  ], 'fc', {}, 7);
+  const x = randomImages(padded, 2, 3);
+  const classes = topClasses(padded, x);
+  tf.tidy(() => {
+    const a = lrpGraphPass(padded, x, classes, LrpConfigSchema.parse({})).relevance;
+    const b = lrpGraphPass(inline, x, classes, LrpConfigSchema.parse({})).relevance;
+    assert.ok(maxRel(a, b) < 1e-5, `LRP ${maxRel(a, b)}`);
+    const c = rapGraphPass(padded, x, classes, RapConfigSchema.parse({})).relevance;
+    const d = rapGraphPass(inline, x, classes, RapConfigSchema.parse({})).relevance;
+    assert.ok(maxRel(c, d) < 1e-5, `RAP ${maxRel(c, d)}`);
+    // and z^B conserves at the input conv (no bias in its rule): ΣR_in equals ΣR at the conv's output
+    const p = lrpGraphPass(padded, x, classes, LrpConfigSchema.parse({}), true);
+    const atConv = relevanceSums(p.perTensor!.get('c')!);
+    relevanceSums(p.relevance).forEach((s, i) => assert.ok(Math.abs(s - atConv[i]) <= 1e-4 * Math.abs(atConv[i]), `${s} vs ${atConv[i]}`));
+  });
+  tf.dispose(x);
+  padded.dispose();
+  inline.dispose();
+});

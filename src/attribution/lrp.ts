@@ -5,6 +5,9 @@
  * denominator); max-pools route winner-take-all through the cached first arg-max; ReLU, dropout
  * and BN pass relevance through (or BN is folded into the conv before it); the input conv uses
  * z^B. The heat-map is the channel sum at the input, negated when z_c < 0, not clipped.
+ *
+ * A plain VGG chain runs these rules over `ForwardTrace`; any other graph (residual, depthwise …)
+ * runs the same rules per op kind (`graph_rules.ts`, graph.md §4) through `graphRelevancePass`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';

@@ -9,6 +9,9 @@
  *    an extra R·N/T share to the negative contributors, then a per-image uniform shift that
  *    restores conservation; 6. z^B at the input conv with sdiv and no +1e-9;
  * 7. channel sum, negated when z_c < 0, then the positive part.
+ *
+ * A plain VGG chain runs these rules over `ForwardTrace`; any other graph (residual, depthwise …)
+ * runs the same rules per op kind (`graph_rules.ts`, graph.md §4) through `graphRelevancePass`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
