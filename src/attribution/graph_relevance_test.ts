@@ -366,3 +366,37 @@ test('z^B through an explicit pad node (Keras ZeroPadding2D + valid conv) equals
   padded.dispose();
   inline.dispose();
 });
+
+test('concat splits by channel ranges; a padded 3×3 average pool (TF counting) shares in proportion to the window\'s inputs; fan-out sums', () => {
+  // r feeds the concat directly and through the pool: its relevance is the sum of both paths
+  const net = graphNet([6, 5, 3], [
+    { op: 'relu', name: 'r', inputs: ['input'] },
+    { op: 'avgPool', name: 'ap', inputs: ['r'], poolSize: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], countIncludePad: false },
+    { op: 'concat', name: 'cat', inputs: ['r', 'ap'] },
+    { op: 'globalAvgPool', name: 'g', inputs: ['cat'] },
+    { op: 'dense', name: 'fc', inputs: ['g'], units: 2 },
+  ], 'fc', {}, 8);
+  const x = tf.tensor4d(new Rng(5).uniformArray(6 * 5 * 3, -1, 2), [1, 6, 5, 3]);
+  const trace = GraphTrace.run(net, x);
+  const xv = trace.value('r').dataSync();
+  for (const method of ['lrp', 'rap', 'ebp'] as const) {
+    tf.tidy(() => {
+      const start = method === 'lrp' ? tf.mul(trace.logits, tf.tensor2d([[1, 0]])) : tf.tensor2d([[1, 0]]);
+      const p = graphRelevancePass({ method, trace, low: tf.scalar(-1), high: tf.scalar(2) }, start as tf.Tensor2D, { record: true });
+      const cat = p.perTensor!.get('cat')!.dataSync(); // [6, 5, 6]
+      const slow = new Float64Array(6 * 5 * 3);
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 5; j++) for (let c = 0; c < 3; c++) {
+        slow[(i * 5 + j) * 3 + c] += cat[(i * 5 + j) * 6 + c]; // the concat's first 3 channels
+        const rPool = cat[(i * 5 + j) * 6 + 3 + c]; // its last 3: the pool's output
+        const win: number[] = [];
+        for (let a = -1; a <= 1; a++) for (let b = -1; b <= 1; b++) if (i + a >= 0 && i + a < 6 && j + b >= 0 && j + b < 5) win.push(((i + a) * 5 + j + b) * 3 + c);
+        const total = win.reduce((s, k) => s + xv[k], 0);
+        if (total !== 0) for (const k of win) slow[k] += xv[k] * rPool / total;
+      }
+      close(p.perTensor!.get('r')!.dataSync(), Array.from(slow), 1e-6, `${method} R at r`);
+    });
+  }
+  trace.dispose();
+  x.dispose();
+  net.dispose();
+});
