@@ -61,6 +61,13 @@ export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, type 
 // attribution
 export { makeAttribution, attributionMethods, kinds as attributionKinds, PAPER_METHODS, unsupportedReason } from './attribution/registry.js';
 export { disposeAttribution, type AttributionMethod, type AttributionResult } from './attribution/attribution_method.js';
+export { graphRelevancePass, graphRelevanceGap, type GraphPassOptions, type GraphPassResult } from './attribution/graph_relevance.js';
+export { GRAPH_RELEVANCE_RULES, type GraphRule, type GraphRuleContext, type GraphRelevanceMethod } from './attribution/graph_rules.js';
+export { GraphTrace, type NodeTrace } from './attribution/graph_trace.js';
+export { convGeometry, type ConvGeometry } from './attribution/conv_geometry.js';
+export { lrpGraphPass } from './attribution/lrp.js';
+export { rapGraphPass } from './attribution/rap.js';
+export { graphEbp } from './attribution/ebp.js';
 // eval: metrics as pure functions
 export { predictionMetrics, meanAveragePrecision } from './eval/prediction_metrics.js';
 export { pixelRocAuc, binaryRocAuc } from './eval/roc_auc.js';

@@ -48,8 +48,11 @@ for (const arch of ['resnet18', 'mobilenetv2']) {
     const ev = apc(['evaluate', '--model', join(dir, `${arch}-kd`, 'best'), '--teacher', join(teacher, 'best'), '--limit', '16', '--attribution', 'gradcam']);
     assert.equal(ev.code, 0, ev.err);
     assert.match(ev.out, /gradcam: AUC \d\.\d{3} .* agreement cosine/);
-    const lrp = apc(['evaluate', '--model', join(teacher, 'best'), '--limit', '8', '--attribution', 'lrp']);
-    assert.equal(lrp.code, 1);
-    assert.match(lrp.err, /need a plain VGG-style chain for now; node '.+' \((add|conv2d)\) (joins branches|is a depthwise)/);
+    const json = join(dir, `${arch}-relevance.json`);
+    const rel = apc(['evaluate', '--model', join(teacher, 'best'), '--limit', '8', '--attribution', 'lrp,rap,ebp', '--json', json]);
+    assert.equal(rel.code, 0, rel.err);
+    for (const m of ['lrp', 'rap', 'ebp']) assert.match(rel.out, new RegExp(`^${m}: AUC`, 'm'));
+    const ev2 = JSON.parse(readFileSync(json, 'utf8'));
+    assert.ok(ev2.attribution.lrp.conservation.n >= 0 && ev2.attribution.ebp.conservation.n >= 0);
   });
 }

@@ -33,6 +33,11 @@ export interface AttributionResult {
   readonly targetLogit: Float32Array;
   /** All logits, row-major [N × numClasses]. */
   readonly logits: Float32Array;
+  /**
+   * LRP and RAP: per image, the input relevance summed over pixels and channels before the sign
+   * flip and clipping (conservation: equals z_c on a bias-free network).
+   */
+  readonly relevanceSum?: Float32Array;
 }
 
 export interface AttributionMethod {

@@ -11,13 +11,17 @@ import type { GraphNet } from '../models/graph/graph_net.js';
 import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig,
 } from './attribution_method.js';
-import { ForwardTrace } from './forward_trace.js';
+import { ForwardTrace, isChainNet } from './forward_trace.js';
+import { graphRelevancePass } from './graph_relevance.js';
+import { GraphTrace } from './graph_trace.js';
 import { type Composite, type RelevanceRule, argmaxRouting, relevancePass, unflatten } from './relevance.js';
 import { upsampleBilinear } from './upsample.js';
 
 export const EbpConfigSchema = z.object({
   /** c-EBP: E(c) − E(dual of c), the dual using −K at the dense layer (Zhang et al. 2016). Default false. */
   contrastive: z.boolean().default(false),
+  /** Read-out node (a feature map); default the network's Grad-CAM layer (`gradCamLayer`, VGG: the last ReLU). */
+  layer: z.string().min(1).optional(),
 }).strict();
 export type EbpConfig = z.infer<typeof EbpConfigSchema>;
 
@@ -57,6 +61,22 @@ function ebpComposite(negate: boolean): Composite {
   };
 }
 
+/**
+ * EBP on any graph (`graphRelevancePass` with EBP's rules, graph.md §4), read out at `layer`:
+ * map = max(Σ_k E_k, 0), upsampled like Grad-CAM.
+ */
+export function graphEbp(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], layer: string, contrastive = false): AttributionResult {
+  return tf.tidy(() => {
+    const trace = GraphTrace.run(net, images);
+    const oneHot = oneHotTargets(classIndices, net.numClasses);
+    let e = graphRelevancePass({ method: 'ebp', trace }, oneHot, { until: layer }).relevance;
+    if (contrastive) e = tf.sub(e, graphRelevancePass({ method: 'ebp', trace, negateOutput: true }, oneHot, { until: layer }).relevance);
+    const native = tf.relu(tf.sum(e, 3)) as tf.Tensor3D;
+    const maps = upsampleBilinear(native, net.inputSize);
+    return { maps, native, ...logitsToHost(trace.logits, classIndices) };
+  });
+}
+
 export class Ebp implements AttributionMethod {
   readonly kind = 'ebp' as const;
   readonly family = 'layer' as const;
@@ -72,6 +92,9 @@ export class Ebp implements AttributionMethod {
 
   attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
+    const layer = this.config.layer ?? net.gradCamLayer;
+    if (net.activationShape(layer).length !== 3) throw new Error(`ebp: layer '${layer}' output is not a feature map`);
+    if (layer !== net.gradCamLayer || !isChainNet(net)) return graphEbp(net, images, classIndices, layer, this.config.contrastive);
     return tf.tidy(() => {
       const trace = ForwardTrace.ofNet(net, images, { argmaxMasks: [net.matchLayer] });
       const oneHot = oneHotTargets(classIndices, net.numClasses);

@@ -1,7 +1,8 @@
 /**
  * The network as a flat list of layers, and one cached inference-mode forward pass over it.
  *
- * Relevance methods (LRP, RAP, EBP) walk this trace from the top down (attribution spec §0):
+ * On a plain VGG chain, relevance methods (LRP, RAP, EBP) walk this trace from the top down
+ * (attribution spec §0; any other graph takes `GraphTrace` and `graphRelevancePass`):
  * every layer's input is recorded, BN parameters are at hand, and each max-pool records its
  * arg-max mask — the **first** maximum of each 2×2 window in row-major order — so that routing
  * is identical across methods. Layers are views of the network's variables; nothing here
@@ -53,7 +54,7 @@ export function chainLayers(net: GraphNet): Layer[] {
   const layers: Layer[] = [];
   const w = (name: string) => net.weight(name);
   const refuse = (node: NodeSpec, why: string): never => {
-    throw new Error(`relevance methods (LRP, RAP, EBP) and the layer-by-layer paths need a plain VGG-style chain for now; node '${node.name}' (${node.op}) ${why}`);
+    throw new Error(`the layer-by-layer chain path needs a plain VGG-style chain (other graphs take the graph paths); node '${node.name}' (${node.op}) ${why}`);
   };
   // the graph-level reason first (a residual add, a depthwise conv …), then per-node details
   const structural = net.graph.nodes.find((n) => n.op === 'add' || n.op === 'concat' || (n.op === 'conv2d' && n.groups > 1));
@@ -103,6 +104,19 @@ export function chainLayers(net: GraphNet): Layer[] {
     }
   }
   return layers;
+}
+
+/**
+ * True when `chainLayers` accepts the network (a plain VGG-style chain): relevance methods then
+ * take the chain's fast path, any other graph the graph pass (`graphRelevancePass`).
+ */
+export function isChainNet(net: GraphNet): boolean {
+  try {
+    chainLayers(net);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Index of a layer by name; throws listing the names. */

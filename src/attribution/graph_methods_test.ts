@@ -1,7 +1,7 @@
 /**
  * Attribution and matching on residual and depthwise graphs (ResNet-18, MobileNetV2 families):
  * known answers where the head gives one (global average pooling → dense), independent autodiff
- * references elsewhere, and a clear refusal from the methods whose graph rules come later.
+ * references elsewhere.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,12 +62,8 @@ for (const [name, net] of [['resnet18', resnet], ['mobilenetv2', mobilenet]] as 
     tf.dispose([cam.maps, cam.native!]);
   });
 
-  test(`${name}: LRP, RAP and EBP refuse the graph with a message naming the node, never a wrong map`, () => {
-    for (const m of ['lrp', 'rap', 'ebp']) {
-      assert.match(unsupportedReason(m, net) ?? '', /need a plain VGG-style chain for now; node '.+' \(.+\)/);
-      assert.throws(() => makeAttribution(m).attribute(net, x, classes), /need a plain VGG-style chain/);
-    }
-    assert.equal(unsupportedReason('gradcam', net), undefined);
+  test(`${name}: LRP, RAP and EBP are supported (graph relevance rules, graph_relevance_test.ts)`, () => {
+    for (const m of ['lrp', 'rap', 'ebp', 'gradcam']) assert.equal(unsupportedReason(m, net), undefined);
   });
 }
 

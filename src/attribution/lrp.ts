@@ -5,30 +5,28 @@
  * denominator); max-pools route winner-take-all through the cached first arg-max; ReLU, dropout
  * and BN pass relevance through (or BN is folded into the conv before it); the input conv uses
  * z^B. The heat-map is the channel sum at the input, negated when z_c < 0, not clipped.
+ *
+ * A plain VGG chain runs these rules over `ForwardTrace`; any other graph (residual, depthwise …)
+ * runs the same rules per op kind (`graph_rules.ts`, graph.md §4) through `graphRelevancePass`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import {
-  NormalizationSchema, type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
+  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
   selectTargets,
 } from './attribution_method.js';
-import { type BatchNormLayer, ForwardTrace, type TraceEntry, batchNormScale } from './forward_trace.js';
+import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
+import { ZbConfigFields, zbBoundsOf } from './zb_config.js';
+import { type BatchNormLayer, ForwardTrace, type TraceEntry, batchNormScale, isChainNet } from './forward_trace.js';
+import { type GraphPassResult, graphRelevancePass } from './graph_relevance.js';
+import { GraphTrace } from './graph_trace.js';
 import {
-  type Composite, type PassResult, type RelevanceRule, type ZbBounds, convTranspose, passThrough, relevancePass,
-  signedChannelSum, unflatten, winnerTakeAll, zbBoundTensors, zbRule,
+  type Composite, type PassResult, type RelevanceRule, type ZbBounds, passThrough, relevancePass,
+  perImageSum, signedChannelSum, unflatten, winnerTakeAll, zbBoundTensors, zbRule,
 } from './relevance.js';
 
-export const ZbConfigFields = {
-  /**
-   * z^B bounds (spec option `zbBounds`): 'imageMinMax' = min/max over this image's normalised
-   * values (reference, quirk A5); 'channelRange' = the normalised images of pixels 0 and 1 per
-   * channel, which needs `normalization`.
-   */
-  zbBounds: z.enum(['imageMinMax', 'channelRange']).default('imageMinMax'),
-  /** Input normalisation (mean/std of [0,1] pixels); required by zbBounds 'channelRange'. */
-  normalization: NormalizationSchema.optional(),
-};
+export { ZbConfigFields, zbBoundsOf };
 
 export const LrpConfigSchema = z.object({
   ...ZbConfigFields,
@@ -53,12 +51,6 @@ export const LrpConfigSchema = z.object({
   }
 });
 export type LrpConfig = z.infer<typeof LrpConfigSchema>;
-
-export function zbBoundsOf(cfg: { zbBounds: 'imageMinMax' | 'channelRange'; normalization?: { mean: number[]; std: number[] } }): ZbBounds {
-  return cfg.zbBounds === 'channelRange'
-    ? { kind: 'channelRange', mean: cfg.normalization!.mean, std: cfg.normalization!.std }
-    : { kind: 'imageMinMax' };
-}
 
 /**
  * Dense z⁺ (spec §2), general mixed-sign form:
@@ -87,13 +79,20 @@ export function zPlusConv(kernel?: (e: TraceEntry) => tf.Tensor4D): RelevanceRul
     propagate: (e, r) => {
       if (e.layer.kind !== 'conv2d') throw new Error(`zPlusConv: layer '${e.layer.name}' is not a conv`);
       const w = kernel ? kernel(e) : e.layer.kernel;
-      const x = e.input as tf.Tensor4D;
-      const term = (xs: tf.Tensor4D, ws: tf.Tensor4D) =>
-        tf.mul(xs, convTranspose(sdiv(r, tf.conv2d(xs, ws, 1, 'same')) as tf.Tensor4D, ws));
-      const pos = term(e.inputNonNegative ? x : tf.relu(x) as tf.Tensor4D, tf.relu(w) as tf.Tensor4D);
-      return e.inputNonNegative ? pos : tf.add(pos, term(tf.minimum(x, 0) as tf.Tensor4D, tf.minimum(w, 0) as tf.Tensor4D));
+      return zPlusConvRelevance(e.input as tf.Tensor4D, w, r as tf.Tensor4D, e.inputNonNegative, SAME_STRIDE_1);
     },
   };
+}
+
+/**
+ * The conv z⁺ formula for one conv of any geometry: x ⊙ convT(sdiv(R, conv(x, W⁺)), W⁺), plus
+ * the separately normalised x⁻/W⁻ term (spec §2) unless `nonNegative`.
+ */
+export function zPlusConvRelevance(x: tf.Tensor4D, w: tf.Tensor4D, r: tf.Tensor4D, nonNegative: boolean, geom: ConvGeometry): tf.Tensor4D {
+  const term = (xs: tf.Tensor4D, ws: tf.Tensor4D) =>
+    tf.mul(xs, geom.inputGrad(sdiv(r, geom.forward(xs, ws)) as tf.Tensor4D, ws));
+  const pos = term(nonNegative ? x : tf.relu(x) as tf.Tensor4D, tf.relu(w) as tf.Tensor4D);
+  return (nonNegative ? pos : tf.add(pos, term(tf.minimum(x, 0) as tf.Tensor4D, tf.minimum(w, 0) as tf.Tensor4D))) as tf.Tensor4D;
 }
 
 /** Quirk A3: R·Xs/(Xs + 1e-9), Xs = X·γ/√(var² + ε). */
@@ -147,6 +146,20 @@ export function lrpPass(net: GraphNet, images: tf.Tensor4D, classIndices: readon
   return { ...relevancePass(trace, lrpComposite(trace, cfg, low, high), start, { record }), trace, targetLogit };
 }
 
+/**
+ * LRP on any graph (`graphRelevancePass`): the same rules per op kind (graph.md §4); `relevance`
+ * at the input [N,H,W,C] and, with `record`, at every tensor. Tensors belong to the enclosing scope.
+ */
+export function lrpGraphPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): GraphPassResult & { trace: GraphTrace; targetLogit: tf.Tensor1D } {
+  const trace = GraphTrace.run(net, images);
+  const oneHot = oneHotTargets(classIndices, net.numClasses);
+  const targetLogit = selectTargets(trace.logits, oneHot);
+  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const start = tf.mul(trace.logits, oneHot) as tf.Tensor2D;
+  const ctx = { method: 'lrp' as const, trace, low, high, batchNorm: cfg.batchNorm, lrpBnEpsilon: cfg.compat.lrpBnEpsilon };
+  return { ...graphRelevancePass(ctx, start, { record }), trace, targetLogit };
+}
+
 export class Lrp implements AttributionMethod {
   readonly kind = 'lrp' as const;
   readonly family = 'relevance' as const;
@@ -163,9 +176,9 @@ export class Lrp implements AttributionMethod {
   attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const p = lrpPass(net, images, classIndices, this.config);
+      const p = isChainNet(net) ? lrpPass(net, images, classIndices, this.config) : lrpGraphPass(net, images, classIndices, this.config);
       const maps = signedChannelSum(p.relevance as tf.Tensor4D, p.targetLogit);
-      return { maps, ...logitsToHost(p.trace.logits, classIndices) };
+      return { maps, ...logitsToHost(p.trace.logits, classIndices), relevanceSum: perImageSum(p.relevance) };
     });
   }
 }

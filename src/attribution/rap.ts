@@ -9,6 +9,9 @@
  *    an extra R·N/T share to the negative contributors, then a per-image uniform shift that
  *    restores conservation; 6. z^B at the input conv with sdiv and no +1e-9;
  * 7. channel sum, negated when z_c < 0, then the positive part.
+ *
+ * A plain VGG chain runs these rules over `ForwardTrace`; any other graph (residual, depthwise …)
+ * runs the same rules per op kind (`graph_rules.ts`, graph.md §4) through `graphRelevancePass`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -17,10 +20,13 @@ import {
   type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
   selectTargets,
 } from './attribution_method.js';
-import { type BatchNormLayer, ForwardTrace } from './forward_trace.js';
-import { ZbConfigFields, zbBoundsOf } from './lrp.js';
+import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
+import { type BatchNormLayer, ForwardTrace, isChainNet } from './forward_trace.js';
+import { type GraphPassResult, graphRelevancePass } from './graph_relevance.js';
+import { GraphTrace } from './graph_trace.js';
+import { ZbConfigFields, zbBoundsOf } from './zb_config.js';
 import {
-  type Composite, type PassResult, type RelevanceRule, convTranspose, passThrough, relevancePass, signedChannelSum,
+  type Composite, type PassResult, type RelevanceRule, passThrough, perImageSum, relevancePass, signedChannelSum,
   winnerTakeAll, zbBoundTensors, zbRule,
 } from './relevance.js';
 
@@ -68,19 +74,19 @@ export const rapBatchNorm: RelevanceRule = {
  * N = conv(x,|W⁻|) on units with R ≠ 0, T = P + N, S1 = sdiv(R⁺,P),
  * S2 = sdiv(R⁺,T) + sdiv(R⁻,N) + sdiv(R⁻,T). x ≥ 0.
  */
-export function rapConvContributions(x: tf.Tensor4D, kernel: tf.Tensor4D, r: tf.Tensor4D): tf.Tensor4D {
+export function rapConvContributions(x: tf.Tensor4D, kernel: tf.Tensor4D, r: tf.Tensor4D, geom: ConvGeometry = SAME_STRIDE_1): tf.Tensor4D {
   return tf.tidy(() => {
     const wp = tf.relu(kernel) as tf.Tensor4D;
     const wn = tf.relu(tf.neg(kernel)) as tf.Tensor4D;
     const active = tf.cast(tf.notEqual(r, 0), 'float32');
-    const p = tf.mul(tf.conv2d(x, wp, 1, 'same'), active);
-    const n = tf.mul(tf.conv2d(x, wn, 1, 'same'), active);
+    const p = tf.mul(geom.forward(x, wp), active);
+    const n = tf.mul(geom.forward(x, wn), active);
     const t = tf.add(p, n);
     const rp = tf.relu(r);
     const rn = tf.minimum(r, 0);
     const s1 = sdiv(rp, p) as tf.Tensor4D;
     const s2 = tf.add(tf.add(sdiv(rp, t), sdiv(rn, n)), sdiv(rn, t)) as tf.Tensor4D;
-    return tf.mul(x, tf.add(convTranspose(s1, wp), convTranspose(s2, wn))) as tf.Tensor4D;
+    return tf.mul(x, tf.add(geom.inputGrad(s1, wp), geom.inputGrad(s2, wn))) as tf.Tensor4D;
   });
 }
 
@@ -136,6 +142,18 @@ export function rapPass(net: GraphNet, images: tf.Tensor4D, classIndices: readon
   return { ...relevancePass(trace, rapComposite(low, high), oneHot, { record }), trace, targetLogit };
 }
 
+/**
+ * RAP on any graph (`graphRelevancePass`, graph.md §4): `relevance` at the input before the sign
+ * flip and clipping and, with `record`, at every tensor. Tensors belong to the enclosing scope.
+ */
+export function rapGraphPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: RapConfig, record = false): GraphPassResult & { trace: GraphTrace; targetLogit: tf.Tensor1D } {
+  const trace = GraphTrace.run(net, images);
+  const oneHot = oneHotTargets(classIndices, net.numClasses);
+  const targetLogit = selectTargets(trace.logits, oneHot);
+  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  return { ...graphRelevancePass({ method: 'rap', trace, low, high }, oneHot, { record }), trace, targetLogit };
+}
+
 export class Rap implements AttributionMethod {
   readonly kind = 'rap' as const;
   readonly family = 'relevance' as const;
@@ -152,9 +170,9 @@ export class Rap implements AttributionMethod {
   attribute(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[]): AttributionResult {
     checkAttributeArgs(this.kind, net, images, classIndices);
     return tf.tidy(() => {
-      const p = rapPass(net, images, classIndices, this.config);
+      const p = isChainNet(net) ? rapPass(net, images, classIndices, this.config) : rapGraphPass(net, images, classIndices, this.config);
       const maps = tf.relu(signedChannelSum(p.relevance as tf.Tensor4D, p.targetLogit)) as tf.Tensor3D;
-      return { maps, ...logitsToHost(p.trace.logits, classIndices) };
+      return { maps, ...logitsToHost(p.trace.logits, classIndices), relevanceSum: perImageSum(p.relevance) };
     });
   }
 }

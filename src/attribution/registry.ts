@@ -5,7 +5,7 @@
 import type { AttributionKind, AttributionMethod } from './attribution_method.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import { Ebp } from './ebp.js';
-import { chainLayers } from './forward_trace.js';
+import { graphRelevanceGap } from './graph_relevance.js';
 import { GradCam } from './grad_cam.js';
 import { GradientXInput } from './gradient_x_input.js';
 import { IntegratedGradients } from './integrated_gradients.js';
@@ -60,22 +60,17 @@ export function makeAttribution(kind: string, cfg: unknown = {}): AttributionMet
   return attributionMethods.make(ATTRIBUTION_ALIASES[kind] ?? kind, cfg);
 }
 
-/** Methods that walk a VGG-style chain of layers (`chainLayers`): LRP, RAP, EBP. */
-const CHAIN_METHODS: readonly string[] = ['lrp', 'rap', 'ebp'];
+/** Methods that walk the graph with per-op relevance rules (`graphRelevancePass`): LRP, RAP, EBP. */
+const RELEVANCE_METHODS: readonly string[] = ['lrp', 'rap', 'ebp'];
 
 /**
- * Why `kind` cannot explain `net` yet (undefined when it can): LRP, RAP and EBP need a plain
- * VGG-style chain until their rules for residual and depthwise graphs land. Callers skip such a
- * method and say so instead of producing a wrong map.
+ * Why `kind` cannot explain `net` (undefined when it can): LRP, RAP and EBP need a relevance rule
+ * for every op of the graph (graph.md §4; all op kinds of the graph model have one). Callers skip
+ * such a method and say so instead of producing a wrong map.
  */
 export function unsupportedReason(kind: string, net: GraphNet): string | undefined {
-  if (!CHAIN_METHODS.includes(ATTRIBUTION_ALIASES[kind] ?? kind)) return undefined;
-  try {
-    chainLayers(net);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
+  if (!RELEVANCE_METHODS.includes(ATTRIBUTION_ALIASES[kind] ?? kind)) return undefined;
+  return graphRelevanceGap(net);
 }
 
 /** Registered kinds, sorted. */

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSameInputGrad } from '../engine/ops/conv2d_same_input_grad.js';
+import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
 import { sdiv } from './attribution_method.js';
 import { type ForwardTrace, type TraceEntry, layerIndex, routeToArgmax } from './forward_trace.js';
 
@@ -127,23 +128,31 @@ export function zbRule(low: tf.Tensor, high: tf.Tensor, epsilon: number, kernel?
       const x = e.input as tf.Tensor4D;
       const lo = tf.mul(tf.onesLike(x), low) as tf.Tensor4D;
       const hi = tf.mul(tf.onesLike(x), high) as tf.Tensor4D;
-      const wp = tf.relu(w) as tf.Tensor4D;
-      const wn = tf.minimum(w, 0) as tf.Tensor4D;
-      let z = tf.sub(tf.sub(tf.conv2d(x, w, 1, 'same'), tf.conv2d(lo, wp, 1, 'same')), tf.conv2d(hi, wn, 1, 'same'));
-      let s: tf.Tensor;
-      if (epsilon !== 0) {
-        z = tf.add(z, epsilon);
-        s = tf.div(r, z);
-      } else {
-        s = sdiv(r, z);
-      }
-      const s4 = s as tf.Tensor4D;
-      return tf.sub(tf.sub(
-        tf.mul(x, convTranspose(s4, w)),
-        tf.mul(lo, convTranspose(s4, wp))),
-        tf.mul(hi, convTranspose(s4, wn)));
+      return zbRelevance(x, lo, hi, w, r as tf.Tensor4D, epsilon, SAME_STRIDE_1);
     },
   };
+}
+
+/**
+ * The z^B formula of `zbRule` for one conv of any geometry; `lo`, `hi` are input-shaped (zero
+ * where the conv's input is padding, so padded taps contribute nothing).
+ */
+export function zbRelevance(x: tf.Tensor4D, lo: tf.Tensor4D, hi: tf.Tensor4D, w: tf.Tensor4D, r: tf.Tensor4D, epsilon: number, geom: ConvGeometry): tf.Tensor4D {
+  const wp = tf.relu(w) as tf.Tensor4D;
+  const wn = tf.minimum(w, 0) as tf.Tensor4D;
+  let z = tf.sub(tf.sub(geom.forward(x, w), geom.forward(lo, wp)), geom.forward(hi, wn));
+  let s: tf.Tensor;
+  if (epsilon !== 0) {
+    z = tf.add(z, epsilon);
+    s = tf.div(r, z);
+  } else {
+    s = sdiv(r, z);
+  }
+  const s4 = s as tf.Tensor4D;
+  return tf.sub(tf.sub(
+    tf.mul(x, geom.inputGrad(s4, w)),
+    tf.mul(lo, geom.inputGrad(s4, wp))),
+    tf.mul(hi, geom.inputGrad(s4, wn))) as tf.Tensor4D;
 }
 
 /** Channel sum of input relevance [N,H,W,C] → [N,H,W], times −1 for images whose z_c < 0. */
@@ -153,3 +162,9 @@ export function signedChannelSum(rIn: tf.Tensor4D, targetLogit: tf.Tensor1D): tf
     return tf.mul(tf.sum(rIn, 3), tf.reshape(sign, [-1, 1, 1])) as tf.Tensor3D;
   });
 }
+
+/** Σ over all axes but the batch, to the host (one sync). */
+export function perImageSum(t: tf.Tensor): Float32Array {
+  return Float32Array.from(tf.tidy(() => tf.sum(t, t.shape.map((_, i) => i).slice(1))).dataSync());
+}
+

@@ -11,7 +11,7 @@ import { datasetForModel, describeNormalization } from '../models/input_normaliz
 import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
-import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
+import { type Conservation, computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
@@ -113,9 +113,18 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}${both ? '' : ` (${splits.prediction})`}\n`);
   for (const [m, e] of Object.entries(ev.attribution)) {
     process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
-      + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '') + '\n');
+      + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '')
+      + conservationText(e.conservation) + '\n');
   }
   net.dispose();
+}
+
+/** ' · Σmap/z_c 0.98' (LRP, RAP; RAP also before clipping) or ' · map sum 1.000' (EBP); '' otherwise. */
+function conservationText(c: Conservation | undefined): string {
+  if (!c || c.n === 0) return '';
+  if (c.mapSum !== undefined) return ` · map sum ${c.mapSum.toFixed(3)}`;
+  const r = c.relevanceRatio !== undefined && Math.abs(c.relevanceRatio - (c.mapRatio ?? NaN)) > 5e-4 ? ` (ΣR/z_c ${c.relevanceRatio.toFixed(3)})` : '';
+  return c.mapRatio !== undefined ? ` · Σmap/z_c ${c.mapRatio.toFixed(3)}${r}` : '';
 }
 
 export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string }

@@ -25,6 +25,11 @@ export interface PairMaps {
   readonly pairs: readonly Pair[];
   readonly maps: Float32Array[];
   readonly logits: Float32Array;
+  /**
+   * Per pair, the quantity a method conserves, where it has one: LRP and RAP the input relevance
+   * summed before the sign flip and clipping (`relevanceSum`), EBP its native map's sum.
+   */
+  readonly mass?: Float32Array;
 }
 
 export interface MethodEvaluation {
@@ -32,6 +37,35 @@ export interface MethodEvaluation {
   readonly pointing: number;
   readonly localization: Omit<LocalizationReport, 'records' | 'perClass'>;
   readonly agreement?: { cosine: number; spearman: number; topkIoU: number; n: number; report: Omit<AgreementReport, 'records'> };
+  /** Conservation on this model (LRP, RAP: Σ/z_c; EBP: the native map's sum), see `conservationOf`. */
+  readonly conservation?: Conservation;
+}
+
+/**
+ * How much of what a method distributes reaches its map, averaged over the pairs with z_c > 0:
+ * LRP and RAP `mapRatio` = Σmap/z_c and `relevanceRatio` = ΣR_input/z_c before the sign flip and
+ * RAP's clipping (1 on a bias-free network; LRP ≤ 1); EBP `mapSum` = Σ of the native map (1 when
+ * o⁺_c > 0).
+ */
+export interface Conservation {
+  readonly mapRatio?: number;
+  readonly relevanceRatio?: number;
+  readonly mapSum?: number;
+  /** Pairs averaged (z_c > 0). */
+  readonly n: number;
+}
+
+/** Conservation figures of one method's maps (undefined for methods that conserve nothing). */
+export function conservationOf(maps: PairMaps): Conservation | undefined {
+  const counted = [...maps.logits.keys()].filter((i) => maps.logits[i] > 0);
+  const mean = (f: (i: number) => number) => (counted.length ? counted.reduce((s, i) => s + f(i), 0) / counted.length : NaN);
+  const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+  if (maps.method === 'lrp' || maps.method === 'rap') {
+    const relevanceRatio = maps.mass ? mean((i) => maps.mass![i] / maps.logits[i]) : undefined;
+    return { mapRatio: mean((i) => sum(maps.maps[i]) / maps.logits[i]), ...(relevanceRatio === undefined ? {} : { relevanceRatio }), n: counted.length };
+  }
+  if (maps.method === 'ebp' && maps.mass) return { mapSum: mean((i) => maps.mass![i]), n: counted.length };
+  return undefined;
 }
 
 export interface ModelEvaluation {
@@ -61,6 +95,7 @@ export function computePairMaps(net: GraphNet, data: Dataset, split: SplitName, 
   const m = makeAttribution(method);
   const maps: Float32Array[] = [];
   const logits = new Float32Array(pairs.length);
+  let mass: Float32Array | undefined;
   const HW = data.info.height * data.info.width;
   for (let start = 0; start < pairs.length; start += batchSize) {
     const chunk = pairs.slice(start, start + batchSize);
@@ -68,15 +103,18 @@ export function computePairMaps(net: GraphNet, data: Dataset, split: SplitName, 
     const { x, y } = toTensors(data, hb);
     const r = m.attribute(net, x, chunk.map((p) => p.classIndex));
     const values = r.maps.dataSync();
+    const own = r.relevanceSum ?? (method === 'ebp' && r.native ? tf.tidy(() => tf.sum(r.native!, [1, 2]).dataSync()) as Float32Array : undefined);
+    if (own && start === 0) mass = new Float32Array(pairs.length);
     chunk.forEach((_, i) => {
       maps.push(values.slice(i * HW, (i + 1) * HW) as Float32Array);
       logits[start + i] = r.targetLogit[i];
+      if (mass && own) mass[start + i] = own[i];
     });
     disposeAttribution(r);
     tf.dispose([x, y]);
     onBatch?.(start + chunk.length);
   }
-  return { method, pairs, maps, logits };
+  return { method, pairs, maps, logits, ...(mass ? { mass } : {}) };
 }
 
 /** Precomputed (teacher's or own) maps must be for exactly the pairs being evaluated (same split, same limit). */
@@ -169,7 +207,8 @@ export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promi
       const { records: _ar, ...aSummary } = a;
       agreement = { cosine: a.cosine.mean, spearman: a.spearman.mean, topkIoU: a.topkIoU[15]?.mean ?? NaN, n: a.n, report: aSummary };
     }
-    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement };
+    const conservation = conservationOf(own);
+    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement, ...(conservation ? { conservation } : {}) };
   }
   const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const perMethod = Object.entries(attribution).map(([m, e]) => `${m} AUC ${f(e.auc, 3)} · pointing ${Number.isFinite(e.pointing) ? `${f(100 * e.pointing, 1)} %` : '–'}`
