@@ -1,7 +1,7 @@
 /**
  * The CLI on the built-in ResNet and MobileNetV2 families: train, distil with WCAM (closed form
  * after global pooling), unstructured and grouped structured pruning (and --explain-groups),
- * evaluate with Grad-CAM; LRP is refused with one line until its graph rules land.
+ * evaluate with LRP, RAP and EBP; the whole `apc run` study on a family runs every row.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const tiny = ['--epochs', '1', '--train-limit', '32', '--quiet'];
 
 for (const arch of ['resnet18', 'mobilenetv2']) {
-  test(`${arch}: train, kd+wcam, unstructured, structured (+ --explain-groups), evaluate; LRP refused`, () => {
+  test(`${arch}: train, kd+wcam, unstructured, structured (+ --explain-groups), evaluate with LRP, RAP and EBP`, () => {
     const teacher = join(dir, arch);
     const t = apc(['train', '--arch', arch, '--width', '16', ...tiny, '--out', teacher]);
     assert.equal(t.code, 0, t.err);
@@ -56,3 +56,20 @@ for (const arch of ['resnet18', 'mobilenetv2']) {
     assert.ok(ev2.attribution.lrp.conservation.n >= 0 && ev2.attribution.ebp.conservation.n >= 0);
   });
 }
+
+test('apc run --arch mobilenetv2 --preset smoke: teacher, four KD rows, structured and unstructured ± WCAM; nothing skipped', () => {
+  const out = join(dir, 'study');
+  const r = apc(['run', '--arch', 'mobilenetv2', '--preset', 'smoke', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(res.arch, 'mobilenetv2');
+  assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic',
+    'structured', 'structured+wcam', 'unstructured', 'unstructured+wcam']);
+  assert.equal(res.skipped, undefined, JSON.stringify(res.skipped));
+  const byName = new Map(res.models.map((m: { name: string; params: number; flops: number }) => [m.name, m]));
+  const teacher = byName.get('teacher')!;
+  for (const n of ['structured', 'structured+wcam']) {
+    const s = byName.get(n)!;
+    assert.ok(s.params < teacher.params && s.flops < teacher.flops, `${n}: grouped structured pruning shrinks the MobileNetV2`);
+  }
+});

@@ -303,8 +303,7 @@ interface PrunedModel {
  * the trained teacher (which also serves as the frozen matching target) and checkpoint every
  * round, so a rerun resumes. Returns where each final model is.
  */
-async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void,
-  skipped: { what: string; reason: string }[]): Promise<PrunedModel[]> {
+async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: string, stages: StudyResults['stages'], log: (l: string) => void): Promise<PrunedModel[]> {
   const pr = opts.preset.prune;
   if (!pr) return [];
   const data = opts.data;
@@ -315,11 +314,7 @@ async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: 
   const common = { data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
   const base = recipesFor(data.info.name, teacher.config.kind).prune;
   const out: PrunedModel[] = [];
-  if (pr.structured && teacher.config.kind !== 'vgg') {
-    const reason = `structured filter pruning needs dependency-grouped channel pruning for a ${teacher.config.kind === 'graph' ? 'imported graph' : teacher.config.kind} (not yet)`;
-    skipped.push({ what: 'structured', reason }, { what: 'structured+wcam', reason });
-    log(`structured, structured+wcam: skipped (${reason})`);
-  } else if (pr.structured) {
+  if (pr.structured) {
     for (const [suffix, matching] of variants) {
       const name = `structured${suffix}`;
       const r = await structuredPruneAndFineTune({ ...common, matching, rate: pr.structured.rate, rounds: pr.structured.rounds,
@@ -387,7 +382,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
     students.push({ variant, net: r.net, dir: r.bestDir, seconds: r.seconds });
   }
 
-  const pruned = await runPruning({ ...opts, data, preset: { ...preset, prune: preset.prune && { ...preset.prune, ...sized.prune } } }, t.net, t.bestDir, stages, log, skipped);
+  const pruned = await runPruning({ ...opts, data, preset: { ...preset, prune: preset.prune && { ...preset.prune, ...sized.prune } } }, t.net, t.bestDir, stages, log);
   const methods = preset.methods.filter((m) => {
     const reason = unsupportedReason(m, t.net);
     if (reason) { skipped.push({ what: m, reason }); log(`${m}: skipped (${reason})`); }
