@@ -46,7 +46,9 @@ export { multiLabelSoftMargin, multiLabelKd } from './train/losses.js';
 export { compressionObjective } from './compress/objective.js';
 export { planStructuredPrune, applyPrunePlan, structuredPrune, L1FilterImportance } from './compress/structured_prune.js';
 export { globalMagnitudeMasks, applyMasks, installMasks } from './compress/unstructured_prune.js';
-export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, type MatchingConfig } from './matching/matching_term.js';
+export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, matchedLayers, matchingCaptures, type MatchingConfig } from './matching/matching_term.js';
+export { matchableLayers, checkMatchLayer, backwardPath, graphBackwardCaptures, graphSensitivity } from './matching/graph_backward.js';
+export { convInputGradient, maxPoolInputGradient, avgPoolInputGradient } from './matching/window_backward.js';
 // attribution
 export { makeAttribution, attributionMethods, kinds as attributionKinds, PAPER_METHODS, unsupportedReason } from './attribution/registry.js';
 export { disposeAttribution, type AttributionMethod, type AttributionResult } from './attribution/attribution_method.js';

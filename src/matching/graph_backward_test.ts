@@ -15,6 +15,7 @@ import { GraphNet, setFusedForward } from '../models/graph/graph_net.js';
 import type { GraphSpecInput } from '../models/graph/graph_spec.js';
 import { parseGraphSpec } from '../models/graph/graph_spec.js';
 import { archPreset, type ModelConfig } from '../models/model_config.js';
+import { MobileNetV2ConfigSchema } from '../models/families/mobilenet_v2.js';
 import { backwardPath, checkMatchLayer, graphBackwardCaptures, graphSensitivity, matchableLayers } from './graph_backward.js';
 import { type MatchingConfig, matchingCaptures, matchingLoss, parseMatchingConfig, teacherTarget } from './matching_term.js';
 import { avgPoolInputGradient, convInputGradient, maxPoolInputGradient } from './window_backward.js';
@@ -148,7 +149,7 @@ function zooGraph(): ModelConfig {
 
 const NETS: readonly { name: string; config: () => ModelConfig }[] = [
   { name: 'resnet18', config: () => archPreset({ arch: 'resnet18', width: 16, imageSize: 16, numClasses: 3, dropout: 0.3 }) },
-  { name: 'mobilenetv2', config: () => archPreset({ arch: 'mobilenetv2', width: 8, imageSize: 32, numClasses: 3 }) },
+  { name: 'mobilenetv2', config: () => archPreset({ arch: 'mobilenetv2', width: 8, imageSize: 16, numClasses: 3 }) },
   { name: 'zoo', config: zooGraph },
 ];
 
@@ -184,7 +185,7 @@ for (const { name, config } of NETS) {
             assert.deepEqual(g.shape, ref.shape, layer);
             const e = relErr(g, ref);
             if (e > worst) { worst = e; worstLayer = layer; }
-            if (process.env.DEBUG_GB) process.stdout.write(`# ${layer} ${e}\n`); else assert.ok(e <= 1e-4, `${layer}: rel err ${e}`);
+            assert.ok(e <= 1e-4, `${layer}: rel err ${e}`);
           });
         }
         assert.ok(logits.shape[0] === B);
@@ -252,19 +253,21 @@ function sameFingerprint(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-interface FdReport { checked: number; skipped: number; worst: number }
+interface FdReport { checked: number; skipped: number; unresolved: number; worst: number }
 
 /**
  * WCAM (kind 'swa', top-1) at `layer`: student in inference mode with a fixed head dropout mask
  * (method spec §8.2). For random directions v (within one named tensor, or over all weights), compares ⟨∇L, v⟩ from one `tf.variableGrads` through the explicit backward with
  * (L(w + hv) − L(w − hv)) / 2h, skipping directions whose step flips a kink.
  */
-const STEPS = [1e-2, 3e-3, 1e-3, 3e-4];
+const STEPS = [5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4];
+const FD_BATCH = 1;
+const FD_AGREE = 5e-4;
 
 function directionalCheck(teacher: GraphNet, student: GraphNet, layer: string, size: number, tensors: readonly string[]): FdReport {
   const cfg = parseMatchingConfig({ kind: 'swa', layer });
-  const x = input(31, B, size);
-  const mask = student.dropoutMask(B, new Rng(32));
+  const x = input(31, FD_BATCH, size);
+  const mask = student.dropoutMask(FD_BATCH, new Rng(32));
   const t = tf.tidy(() => {
     const r = teacher.forward(x, { capture: matchingCaptures(cfg, teacher, false) });
     return { logits: r.logits, activations: r.activations };
@@ -276,6 +279,7 @@ function directionalCheck(teacher: GraphNet, student: GraphNet, layer: string, s
   };
   const vars = student.trainableVariables();
   const { value, grads } = tf.variableGrads(loss, vars);
+  assert.ok(value.dataSync()[0] > 1e-4, `L_AM ${value.dataSync()[0]}: the maps differ`);
   value.dispose();
   const origin = vars.map((v) => v.dataSync().slice());
   // weights that reach L only through masks (BN β above the layer, the head bias) get no gradient
@@ -293,7 +297,7 @@ function directionalCheck(teacher: GraphNet, student: GraphNet, layer: string, s
   };
   const defs = student.graph.weights.filter((d) => d.trainable);
   const centre = kinkFingerprint(student, x, cfg, target.classes!, mask);
-  const report: FdReport = { checked: 0, skipped: 0, worst: 0 };
+  const report: FdReport = { checked: 0, skipped: 0, unresolved: 0, worst: 0 };
   const rng = new Rng(33);
   // one family of directions per named tensor (above the layer they act on L only through the
   // sensitivity, below it only through F), and one over all weights
@@ -309,18 +313,28 @@ function directionalCheck(teacher: GraphNet, student: GraphNet, layer: string, s
       });
       let analytic = 0;
       dir.forEach((d, i) => d.forEach((v, j) => { analytic += v * g[i][j]; }));
-      // the largest step that crosses no kink (float32 round-off favours large steps)
+      // the largest step h whose ±h and ±h/2 cross no kink and whose central differences agree,
+      // |D(h) − D(h/2)| ≤ FD_AGREE·|D|: a resolved derivative, neither curvature- (h²) nor float32
+      // round-off-dominated (∝ 1/h); this uses only loss values, never the gradient under test.
+      // D(h) is then the estimate (its h² error is at most 4/3 of the disagreement; Richardson's
+      // extrapolation would triple the round-off instead)
       let fd: number | undefined;
+      let kinked = true;
       for (const h of STEPS) {
-        const plus = evalAt(dir, h), minus = evalAt(dir, -h);
-        if (sameFingerprint(plus.fp, centre) && sameFingerprint(minus.fp, centre)) { fd = (plus.l - minus.l) / (2 * h); break; }
+        const pts = [h, -h, h / 2, -h / 2].map((step) => evalAt(dir, step));
+        if (!pts.every((p) => sameFingerprint(p.fp, centre))) continue;
+        kinked = false;
+        const d = (pts[0].l - pts[1].l) / (2 * h), dHalf = (pts[2].l - pts[3].l) / h;
+        if (Math.abs(d - dHalf) > FD_AGREE * Math.max(Math.abs(d), Math.abs(dHalf))) continue;
+        fd = d;
+        break;
       }
-      if (fd === undefined) { report.skipped++; continue; }
+      if (fd === undefined) { if (kinked) report.skipped++; else report.unresolved++; continue; }
+      assert.ok(analytic !== 0, `${fam}: zero directional derivative`);
       const e = Math.abs(fd - analytic) / Math.max(Math.abs(fd), Math.abs(analytic));
       report.checked++;
       report.worst = Math.max(report.worst, e);
-      if (process.env.DEBUG_GB) process.stdout.write(`# ${fam} ${k}: analytic ${analytic} fd ${fd} rel ${e}\n`);
-      else assert.ok(e <= 1e-3, `${layer} (${fam} direction ${k}): analytic ${analytic} vs finite difference ${fd} (rel err ${e})`);
+      assert.ok(e <= 1e-3, `${layer} (${fam} direction ${k}): analytic ${analytic} vs finite difference ${fd} (rel err ${e})`);
     }
   }
   setWeights(origin.map((o) => new Float32Array(o.length)), 0);
@@ -330,18 +344,27 @@ function directionalCheck(teacher: GraphNet, student: GraphNet, layer: string, s
 }
 
 const FD_CASES = [
-  { name: 'resnet18', layer: 'layer2.1.relu1', size: 16,
+  { name: 'resnet18', layer: 'layer2.1.relu1', size: 16, widths: [8, 16],
     tensors: ['fc/kernel', 'layer2.1.conv2/kernel', 'layer3.0.bn1/gamma', 'layer3.0.downsample.0/kernel', 'layer4.1.conv1/kernel', 'layer1.0.conv1/kernel', 'conv1/kernel'], make: (w: number) => archPreset({ arch: 'resnet18', width: w, imageSize: 16, numClasses: 3, dropout: 0.3 }) },
-  { name: 'mobilenetv2', layer: 'features.3.add', size: 16,
-    tensors: ['classifier.1/kernel', 'features.4.conv.1.0/depthwise_kernel', 'features.4.conv.1.1/gamma', 'features.6.conv.0.0/kernel', 'features.9.conv.1.0/depthwise_kernel',
-      'features.2.conv.1.0/depthwise_kernel', 'features.0.0/kernel'], make: (w: number) => archPreset({ arch: 'mobilenetv2', width: w, imageSize: 16, numClasses: 3 }) },
+  // matched at the stem ReLU: the sensitivity runs back through the overlapping 3×3/2 max-pool
+  { name: 'resnet18', layer: 'relu', size: 12, widths: [8, 16],
+    tensors: ['fc/kernel', 'layer1.0.conv1/kernel', 'layer1.1.bn2/gamma', 'layer2.0.downsample.0/kernel', 'layer3.1.conv2/kernel', 'bn1/gamma', 'conv1/kernel'], make: (w: number) => archPreset({ arch: 'resnet18', width: w, imageSize: 12, numClasses: 3, dropout: 0.3 }) },
+  // MobileNetV2-shaped but short (the family at 16 px has ~20k ReLU6 units, too many to find a
+  // step that flips none): stem, an expansion-1 block, two stages of two inverted residuals
+  { name: 'mobilenetv2-shaped', layer: 'features.3.add', size: 8, widths: [2, 1],
+    tensors: ['classifier.1/kernel', 'features.4.conv.1.0/depthwise_kernel', 'features.4.conv.1.1/gamma', 'features.5.conv.0.0/kernel', 'features.5.conv.1.0/depthwise_kernel',
+      'features.3.conv.1.0/depthwise_kernel', 'features.2.conv.1.0/depthwise_kernel'],
+    make: (w: number) => MobileNetV2ConfigSchema.parse({
+      kind: 'mobilenetv2', stemChannels: 4 * w, stemStride: 2, lastChannels: 16 * w, inputSize: [8, 8], numClasses: 3,
+      blocks: [{ expansion: 1, channels: 4 * w, repeats: 1, stride: 1 }, { expansion: 3, channels: 6 * w, repeats: 2, stride: 2 }, { expansion: 3, channels: 8 * w, repeats: 2, stride: 2 }],
+    }) },
 ];
 for (const c of FD_CASES) {
   test(`${c.name}: WCAM's gradient at ${c.layer} matches central directional finite differences (cpu, ≤ 1e-3)`, () => {
-    const teacher = calibrated(c.make(8), 41), student = calibrated(c.make(16), 42);
+    const teacher = calibrated(c.make(c.widths[0]), 41), student = calibrated(c.make(c.widths[1]), 42);
     const r = directionalCheck(teacher, student, c.layer, c.size, c.tensors);
-    process.stdout.write(`# ${c.name} at ${c.layer}: ${r.checked} directions checked, ${r.skipped} skipped (kink crossed), max rel err ${r.worst.toExponential(2)}\n`);
-    assert.ok(r.checked >= 6, `only ${r.checked} of 12 directions were smooth`);
+    process.stdout.write(`# ${c.name} at ${c.layer}: ${r.checked} directions checked, ${r.skipped} skipped (kink crossed), ${r.unresolved} unresolved (D(h) ≠ D(h/2) at every kink-free h), max rel err ${r.worst.toExponential(2)}\n`);
+    assert.ok(r.checked >= 4, `only ${r.checked} of 16 directions were checked`);
     teacher.dispose(); student.dispose();
   });
 }
