@@ -17,6 +17,20 @@ import type { GraphNet } from '../models/graph/graph_net.js';
 import type { NodeSpec } from '../models/graph/graph_spec.js';
 import type { ExplicitBackwardOptions } from './explicit_backward.js';
 import { type BackwardContext, OP_BACKWARD } from './op_backward.js';
+import { constantOf } from './window_backward.js';
+
+/**
+ * The multiplier a training-mode dropout applied, from its input x and output y = x·m: y/x where
+ * x ≠ 0. Where x = 0 the multiplier is not observable and 0 is used; the gradient there is then
+ * 0 instead of dY·m, which matters only when nothing upstream zeroes it (after a ReLU, whose mask
+ * is 0 at x = 0, it is exact). A constant for differentiation, as the mask is.
+ */
+export function recoveredDropoutMask(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return constantOf(x, (input) => {
+    const nonZero = tf.notEqual(input, 0);
+    return tf.where(nonZero, tf.div(y, tf.where(nonZero, input, tf.onesLike(input))), tf.zerosLike(input));
+  });
+}
 
 /** Node names whose outputs are feature maps [H, W, C] on a path to the output: the layers apc can match. */
 export function matchableLayers(graph: Graph): string[] {
@@ -84,7 +98,8 @@ export function graphBackwardCaptures(graph: Graph, layer: string, training: boo
  *   forward inside the tape to differentiate the result w.r.t. the weights.
  * @param dLogits [B, classes] seed (a constant).
  * @param opts `dropoutMask`: the head dropout's multiplier, applied whenever given (absent = D ≡ 1);
- *   `dropoutMasks`: those of other dropout nodes on the way, required in training mode.
+ *   `dropoutMasks`: those of other dropout nodes on the way (training mode; absent, each is
+ *   recovered from the captured input and output, see `recoveredDropoutMask`).
  * @returns G with the layer's shape [B, H, W, C].
  */
 export function graphSensitivity(net: GraphNet, activations: Readonly<Record<string, tf.Tensor>>, layer: string,
@@ -99,24 +114,23 @@ export function graphSensitivity(net: GraphNet, activations: Readonly<Record<str
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i];
       const dy = grads.get(node.name)!;
+      const activation = (name: string): tf.Tensor => {
+        const t = activations[name];
+        if (!t) throw new Error(`graphSensitivity: activation '${name}' was not captured; capture graphBackwardCaptures(graph, '${layer}', ${opts.training})`);
+        return t;
+      };
       const ctx: BackwardContext = {
         training: opts.training,
         inputShapes: graph.inputShapes(node),
         weight: (suffix) => net.weight(`${node.name}/${suffix}`),
-        activation(name) {
-          const t = activations[name];
-          if (!t) throw new Error(`graphSensitivity: activation '${name}' was not captured; capture graphBackwardCaptures(graph, '${layer}', ${opts.training})`);
-          return t;
-        },
+        activation,
         dropoutMask() {
           if (node.op !== 'dropout' || node.rate === 0) return null;
           // the head's mask whenever given, as the closed form and VGG's chain apply it (an
           // inference-mode student may still weight α with a fixed mask, method spec §8.2)
           if (node.name === head?.name) return opts.dropoutMask ?? null;
           if (!opts.training) return null;
-          const mask = opts.dropoutMasks?.[node.name];
-          if (!mask) throw new Error(`graphSensitivity: dropout '${node.name}' lies between '${layer}' and the logits; a training-mode backward needs its mask (opts.dropoutMasks)`);
-          return mask;
+          return opts.dropoutMasks?.[node.name] ?? recoveredDropoutMask(activation(node.inputs[0]), activation(node.name));
         },
       };
       const inputGrads = OP_BACKWARD[node.op].backward(node as never, dy, ctx);

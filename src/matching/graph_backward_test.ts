@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradient functions
 import { Rng } from '../engine/random.js';
-import { GraphNet, setFusedForward } from '../models/graph/graph_net.js';
+import { GraphNet, drawDropoutMask, setFusedForward } from '../models/graph/graph_net.js';
 import type { GraphSpecInput } from '../models/graph/graph_spec.js';
 import { parseGraphSpec } from '../models/graph/graph_spec.js';
 import { archPreset, type ModelConfig } from '../models/model_config.js';
@@ -132,7 +132,8 @@ function zooGraph(): ModelConfig {
     { op: 'relu', name: 'dw_act', inputs: ['dw_bn'] },
     { op: 'conv2d', name: 'dil', inputs: ['dw_act'], filters: 12, kernelSize: [3, 3], pads: [1, 1, 1, 1] },
     { op: 'add', name: 'res', inputs: ['dil', 'dw_act'] },
-    { op: 'pad', name: 'padded', inputs: ['res'], pads: [1, 0, 0, 1] },
+    { op: 'dropout', name: 'res_drop', inputs: ['res'], rate: 0.25 },
+    { op: 'pad', name: 'padded', inputs: ['res_drop'], pads: [1, 0, 0, 1] },
     // (not TF 'same' pads: tfjs's 'same' AvgPoolGrad divides by the full window, see the adjoint test)
     { op: 'avgPool', name: 'avg_a', inputs: ['padded'], poolSize: [3, 3], strides: [2, 2], pads: [1, 0, 1, 0], countIncludePad: false },
     { op: 'avgPool', name: 'avg_b', inputs: ['padded'], poolSize: [3, 3], strides: [2, 2], pads: [0, 1, 0, 1], countIncludePad: true },
@@ -172,14 +173,22 @@ for (const { name, config } of NETS) {
       tf.tidy(() => {
         const x = input(8, B, size);
         const mask = net.dropoutRate > 0 ? net.dropoutMask(B, new Rng(9)) : undefined;
+        // inner dropouts (the zoo's res_drop): the same masks in both forwards; the explicit
+        // backward is not told them and recovers them from the captures
+        const dropoutMasks: Record<string, tf.Tensor> = {};
+        for (const n of net.graph.nodes) {
+          if (n.op !== 'dropout' || n.name === net.headDropout?.name) continue;
+          const perSample = net.graph.shape(n.inputs[0]).reduce((a, d) => a * d, 1);
+          dropoutMasks[n.name] = drawDropoutMask([B, perSample], n.rate, new Rng(10));
+        }
         const capture = [...new Set(layers.flatMap((l) => graphBackwardCaptures(net.graph, l, training)))];
-        const { activations, logits } = net.forward(x, { training, dropoutMask: mask, capture });
+        const { activations, logits } = net.forward(x, { training, dropoutMask: mask, dropoutMasks, capture });
         const seed = tf.cast(tf.oneHot(tf.tensor1d([1, 0, 2, 1], 'int32'), 3), 'float32') as tf.Tensor2D;
         for (const layer of layers) {
           tf.tidy(() => {
             const g = graphSensitivity(net, activations, layer, seed, { training, dropoutMask: training ? mask : undefined });
             const ref = tf.grad((f: tf.Tensor) => {
-              const r = net.forward(x, { training, dropoutMask: mask, overrides: { [layer]: f } });
+              const r = net.forward(x, { training, dropoutMask: mask, dropoutMasks, overrides: { [layer]: f } });
               return tf.sum(tf.mul(r.logits, seed));
             })(activations[layer]);
             assert.deepEqual(g.shape, ref.shape, layer);

@@ -43,6 +43,8 @@ export const OP_BACKWARD: { readonly [K in OpKind]: OpBackward<K> } = {
   dense: { backward: (_n, dy, ctx) => [tf.matMul(dy as tf.Tensor2D, ctx.weight('kernel') as tf.Tensor2D, false, true)] },
   flatten: { backward: (_n, dy, ctx) => [tf.reshape(dy, [dy.shape[0], ...ctx.inputShapes[0]])] },
   dropout: {
+    // training mode: the input and output, from which a mask nobody handed over is recovered
+    captures: (n, training) => (training && n.rate > 0 ? [n.inputs[0], n.name] : []),
     backward(_n, dy, ctx) {
       const mask = ctx.dropoutMask();
       return [mask ? tf.mul(dy, tf.reshape(mask, dy.shape)) : dy];
