@@ -57,7 +57,9 @@ export {
   channelGroupReport, formatChannelGroupReport, type ChannelGroupReport, type ChannelGroupEntry,
 } from './compress/channel_group_report.js';
 export { globalMagnitudeMasks, applyMasks, installMasks } from './compress/unstructured_prune.js';
-export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, type MatchingConfig } from './matching/matching_term.js';
+export { parseMatchingConfig, matchingPreset, teacherTarget, matchingLoss, matchedLayers, matchingCaptures, type MatchingConfig } from './matching/matching_term.js';
+export { matchableLayers, checkMatchLayer, backwardPath, graphBackwardCaptures, graphSensitivity } from './matching/graph_backward.js';
+export { convInputGradient, maxPoolInputGradient, avgPoolInputGradient } from './matching/window_backward.js';
 // attribution
 export { makeAttribution, attributionMethods, kinds as attributionKinds, PAPER_METHODS, unsupportedReason } from './attribution/registry.js';
 export { disposeAttribution, type AttributionMethod, type AttributionResult } from './attribution/attribution_method.js';

@@ -66,7 +66,8 @@ test('apc run --arch mobilenetv2 --preset smoke: teacher, four KD rows, structur
   assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic',
     'structured', 'structured+wcam', 'unstructured', 'unstructured+wcam']);
   assert.equal(res.skipped, undefined, JSON.stringify(res.skipped));
-  const byName = new Map(res.models.map((m: { name: string; params: number; flops: number }) => [m.name, m]));
+  type Row = { name: string; params: number; flops: number };
+  const byName = new Map<string, Row>(res.models.map((m: Row) => [m.name, m]));
   const teacher = byName.get('teacher')!;
   for (const n of ['structured', 'structured+wcam']) {
     const s = byName.get(n)!;

@@ -80,6 +80,7 @@ export function buildProgram(): Command {
     .option('--beta <x>', 'matching weight β (default 1, chosen by a sweep on shapes; the paper uses 100 at a 7×7 layer on VOC)', num('--beta'))
     .option('--stochastic <p>', 'stochastic matching: drop this fraction of teacher channels (0 = off)', num('--stochastic'), 0)
     .addOption(new Option('--match-classes <mode>', 'classes matched: the teacher\'s top-1, or all teacher-positive classes weighted by probability').choices(['top1', 'positive']).default('top1'))
+    .option('--match-layer <name>', 'node whose maps are matched (default: the last feature map before the head; others use the explicit backward)')
     .option('--width <n>', 'KD student width divisor: of the family\'s full widths (built-in families), of every free channel group (imported graphs)', int('--width', 1), 8)
     .option('--epochs <n>', 'training epochs', int('--epochs', 1))
     .option('--train-limit <n>', 'use only the first N training images', int('--train-limit', 1))

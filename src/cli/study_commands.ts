@@ -5,7 +5,7 @@ import { channelGroupReport, formatChannelGroupReport } from '../compress/channe
 import { openDataset } from '../data/registry.js';
 import type { Dataset } from '../data/dataset.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
-import { parseMatchingConfig } from '../matching/matching_term.js';
+import { matchedLayers, parseMatchingConfig } from '../matching/matching_term.js';
 import { loadModel } from '../models/load_model.js';
 import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
 import { studentConfigFor } from '../models/student_config.js';
@@ -21,6 +21,8 @@ export interface CompressFlags {
   /** Dataset spec (default: the teacher checkpoint's) and VOC bad-file policy. */
   data?: string; skipBad?: boolean;
   teacher: string; method: string; match: string; beta?: number; stochastic: number; matchClasses: string;
+  /** Node the matching term compares maps at (default: the teacher's last feature map). */
+  matchLayer?: string;
   width: number; epochs?: number; trainLimit?: number; betaWarmup?: number; seed: number; out: string; resume: boolean; quiet: boolean;
   /** Pruning: structured global rate p (default 0.3) or unstructured per-round rate r (default 0.2). */
   rate?: number;
@@ -34,6 +36,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   if (f.explainGroups) return explainGroups(f);
+  if (f.matchLayer !== undefined && f.match === 'none') throw new Error('--match-layer needs --match ewa or wcam');
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
@@ -42,9 +45,11 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   const matching = parseMatchingConfig({
     kind, beta: kind === 'none' ? 0 : f.beta ?? recipes.matchingBeta ?? DEFAULT_BETA, stochastic: f.stochastic,
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
+    ...(f.matchLayer !== undefined ? { layer: f.matchLayer } : {}),
   });
   const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
   try {
+    matchedLayers(matching, teacher); // an unknown --match-layer fails here, before training, listing the valid names
     if (f.method === 'kd') {
       const studentConfig = studentConfigFor(teacher.config, f.width, { dropout: recipes.teacherDropout });
       const recipe = { ...withEpochs(recipes.kd ?? SHAPES_KD_RECIPE, f.epochs), trainLimit: f.trainLimit, betaWarmupSteps: f.betaWarmup };

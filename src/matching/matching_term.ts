@@ -13,8 +13,9 @@
  * multiplies by `cfg.beta`. For kind 'none' (the 'naive' variant) the target is empty and the
  * loss a constant 0 that no variable reaches: do not add the term at all.
  *
- * Layers without the closed form (anything but the last pool / last ReLU) use the explicit
- * backward of §2.5. There, with a training-mode student, G is the batched gradient of
+ * Layers without the closed form (anything but the last pool / last ReLU, or the layer global
+ * average pooling reads) use the explicit backward of §2.5: VGG's chain (`explicit_backward.ts`),
+ * any other graph's reverse-topological pass (`graph_backward.ts`). There, with a training-mode student, G is the batched gradient of
  * Σ_b z_{b,c_b} (what reverse-mode autodiff of the batch gives; BN batch statistics couple the
  * samples), and 'teacherPositive' runs one explicit backward per class in `classList`, seeding
  * Σ_b z_{b,c}; so in that one setting 'teacherPositive' with single positives is close to, not
@@ -27,9 +28,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Rng } from '../engine/random.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
-import { vggView } from '../models/vgg_view.js';
+import { isVgg, vggView } from '../models/vgg_view.js';
 import { ewaMap } from './ewa.js';
 import { explicitBackwardCaptures, explicitSensitivity, layerSequence } from './explicit_backward.js';
+import { checkMatchLayer, graphBackwardCaptures, graphSensitivity } from './graph_backward.js';
 import { l2NormalizePerSample, normalizedMapMse, weightedClassMapMse } from './normalize.js';
 import { type DroppedChannels, channelKeepMask, drawDroppedChannels } from './stochastic.js';
 import { type LayerShape, swaChannelWeights, swaChannelWeightsAllClasses, swaMap, swaMapAllClasses } from './swa_map.js';
@@ -42,7 +44,8 @@ export const MatchingConfigSchema = z.object({
   /**
    * Matched layer name(s), e.g. 'pool5'; a list sums the per-layer terms. Default: each net's
    * own last pool (`layout.matchLayer`). The closed form is used at the last pool and the last
-   * ReLU; any other conv/bn/relu/pool layer uses the explicit backward pass (§2.5).
+   * ReLU (or the layer global average pooling reads); any other feature map uses the explicit
+   * backward pass (§2.5), on VGG its conv/bn/relu/pool layers, on other graphs any node.
    */
   layer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   /** 'top1' (teacher's arg-max class, default) or 'teacherPositive' (all z^T > 0, σ-weighted). */
@@ -92,15 +95,17 @@ export function matchingPreset(variant: MatchingVariant | string): MatchingConfi
 
 /**
  * The matched layer names for a network (default: `net.matchLayer`, VGG's last pool or the layer
- * global average pooling reads). Throws on unknown names and on layers the network cannot match
- * (an inner layer of a non-VGG graph, whose explicit backward comes with the next step).
+ * global average pooling reads). Any feature map on the way to the logits can be matched: VGG's
+ * named conv/bn/relu/pool layers, any node of another graph (`matchableLayers`). Throws on
+ * other names, listing the valid ones.
  */
 export function matchedLayers(cfg: MatchingConfig, net: GraphNet): string[] {
   const layers = cfg.layer === undefined ? [net.matchLayer] : typeof cfg.layer === 'string' ? [cfg.layer] : [...cfg.layer];
   for (const l of layers) {
     if (closedFormHead(net, l)) continue;
-    if (net.config.kind !== 'vgg') {
-      throw new Error(`matching config field 'layer': '${l}' is not a layer apc can match on this ${net.config.kind} graph yet; use its last feature layer '${net.matchLayer}' (closed form)`);
+    if (!isVgg(net)) {
+      checkMatchLayer(net.graph, l);
+      continue;
     }
     const known = layerSequence(vggView(net).layout).map((n) => n.name);
     if (!known.includes(l)) throw new Error(`matching config field 'layer': unknown layer '${l}'; known: ${known.join(', ')}`);
@@ -161,8 +166,9 @@ export function matchingCaptures(cfg: MatchingConfig, net: GraphNet, training: b
   if (cfg.kind === 'none') return [];
   const names = new Set<string>();
   for (const l of matchedLayers(cfg, net)) {
-    if (cfg.kind === 'swa' && !closedFormApplies(net, l)) for (const n of explicitBackwardCaptures(vggView(net).layout, l, training)) names.add(n);
-    else names.add(l);
+    if (cfg.kind !== 'swa' || closedFormApplies(net, l)) names.add(l);
+    else if (isVgg(net)) for (const n of explicitBackwardCaptures(vggView(net).layout, l, training)) names.add(n);
+    else for (const n of graphBackwardCaptures(net.graph, l, training)) names.add(n);
   }
   return [...names];
 }
@@ -335,7 +341,8 @@ function swaMaps(pass: NetPass, layer: string, choice: ClassChoice, mask: tf.Ten
   const numClasses = net.numClasses;
   const keep = dropped ? channelKeepMask(dropped, batch) : null;
   const mapFor = (dLogits: tf.Tensor2D): tf.Tensor3D => {
-    const g = explicitSensitivity(net, pass.activations, layer, dLogits, { training: pass.training, dropoutMask: mask });
+    const opts = { training: pass.training, dropoutMask: mask };
+    const g = isVgg(net) ? explicitSensitivity(net, pass.activations, layer, dLogits, opts) : graphSensitivity(net, pass.activations, layer, dLogits, opts);
     let alpha = tf.sum(g, [1, 2]) as tf.Tensor2D;
     if (keep) alpha = tf.mul(alpha, keep);
     return swaMap(f, alpha);
