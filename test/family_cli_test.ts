@@ -54,6 +54,15 @@ for (const arch of ['resnet18', 'mobilenetv2']) {
     for (const m of ['lrp', 'rap', 'ebp']) assert.match(rel.out, new RegExp(`^${m}: AUC`, 'm'));
     const ev2 = JSON.parse(readFileSync(json, 'utf8'));
     assert.ok(ev2.attribution.lrp.conservation.n >= 0 && ev2.attribution.ebp.conservation.n >= 0);
+    // Grad-CAM read at an inner node; an unknown node is named in the error
+    const inner = arch === 'resnet18' ? 'layer2.1.relu2' : 'features.3.add';
+    const png = join(dir, `${arch}-inner.png`);
+    const ex1 = apc(['explain', '--model', join(teacher, 'best'), '--data', 'shapes', '--index', '0', '--method', 'gradcam', '--layer', inner, '--out', png]);
+    assert.equal(ex1.code, 0, ex1.err);
+    assert.ok(statSync(png).size > 1000);
+    const ex2 = apc(['explain', '--model', join(teacher, 'best'), '--data', 'shapes', '--method', 'gradcam', '--layer', 'nope', '--out', png]);
+    assert.notEqual(ex2.code, 0);
+    assert.match(ex2.err, /no node 'nope'/);
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { Sample } from '../data/dataset.js';
+import { makeAttribution } from '../attribution/registry.js';
 import { openDataset } from '../data/registry.js';
 import type { NetMeta } from '../models/checkpoint.js';
 import { loadModel } from '../models/load_model.js';
@@ -20,6 +21,8 @@ export interface ExplainFlags {
   split: string;
   index: number;
   method: string;
+  /** Read-out node of Grad-CAM / EBP. */
+  layer?: string;
   class?: string;
   compare?: string[];
   colormap: string;
@@ -49,6 +52,9 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
   }
   if (extname(f.out).toLowerCase() !== '.png') throw new Error(`--out must be a .png file, got '${f.out}'`);
   if (!(f.alpha >= 0 && f.alpha <= 1)) throw new Error(`--alpha must be in [0, 1], got ${f.alpha}`);
+  if (f.layer !== undefined && !['gradcam', 'ebp'].includes(f.method)) throw new Error(`--layer applies to gradcam and ebp (the layer their map is read at), not to ${f.method}`);
+  // one method object for all models: the layer is a node name, checked against each graph when it runs
+  const method = f.layer === undefined ? f.method : makeAttribution(f.method, { layer: f.layer });
   const models: Loaded[] = [];
   try {
     for (const dir of [f.model, ...(f.compare ?? [])]) {
@@ -105,7 +111,7 @@ export async function explainCommand(f: ExplainFlags): Promise<void> {
     const labels: string[] = [];
     const lines: string[] = [];
     for (const m of models) {
-      const e = explainImage(m.net, f.method, image, norm, classIndex);
+      const e = explainImage(m.net, method, image, norm, classIndex);
       classIndex = e.classIndex; // the first model's top-1 is used for all
       panels.push(renderOverlay({ image, map: normalizeMap(e.map), height: H, width: W, alpha: f.alpha, colormap: f.colormap, scale }));
       const p = e.probabilities[e.classIndex];

@@ -117,6 +117,7 @@ export function buildProgram(): Command {
     .option('--split <name>', 'with --data: train, val or test', 'test')
     .option('--index <n>', 'with --data: image index in the split', int('--index'), 0)
     .addOption(new Option('--method <m>', 'attribution method').choices([...attributionKinds(), ...Object.keys(ATTRIBUTION_ALIASES)]).default('gradcam'))
+    .option('--layer <node>', 'gradcam, ebp: the feature-map node the map is read at (default: the last activation before the final pooling)')
     .option('--class <name>', 'class to explain (default: the first model\'s top-1 prediction)')
     .option('--compare <models...>', 'more models (checkpoints, .onnx, model.json) to explain the same image and class with')
     .addOption(new Option('--colormap <name>', 'heat-map colours').choices([...COLORMAPS]).default(DEFAULT_COLORMAP))
