@@ -129,6 +129,44 @@ test('max-pool padding is −∞ (a padded cell never wins), average pool counts
   x.dispose();
 });
 
+test('average pool that leaves pads out of the count: the gradient is the adjoint of the forward (3×3/1 same and 2×2/2 end pads)', () => {
+  // tfjs's own AvgPoolGrad for a 'same' average divides by the full window; the op must not use it
+  for (const node of [
+    { poolSize: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] },
+    { poolSize: [2, 2], strides: [2, 2], pads: [0, 1, 0, 1] },
+  ]) {
+    const spec = parseGraphSpec({
+      kind: 'graph', input: { shape: [5, 5, 2] }, output: 'fc',
+      nodes: [{ op: 'avgPool', name: 'p', inputs: ['input'], countIncludePad: false, ...node }, { op: 'flatten', name: 'f', inputs: ['p'] }, { op: 'dense', name: 'fc', inputs: ['f'], units: 1 }],
+    });
+    const net = GraphNet.create(spec, 0);
+    const x = tf.randomNormal([1, 5, 5, 2], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const pooled = () => net.forward(x, { capture: ['p'] }).activations.p;
+    const dy = tf.randomNormal(pooled().shape, 0, 1, 'float32', 4);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(net.forward(v as tf.Tensor4D, { capture: ['p'] }).activations.p, dy)))(x);
+    // adjoint by hand: each output cell spreads dy / (real cells of its window) over those cells
+    const [kh, kw] = node.poolSize, [sh, sw] = node.strides, [t, , l] = node.pads;
+    const dyv = dy.arraySync() as number[][][][];
+    const want = Array.from({ length: 5 }, () => Array.from({ length: 5 }, () => [0, 0]));
+    for (let oh = 0; oh < dyv[0].length; oh++) {
+      for (let ow = 0; ow < dyv[0][0].length; ow++) {
+        const cells: [number, number][] = [];
+        for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
+          const h = oh * sh - t + i, w = ow * sw - l + j;
+          if (h >= 0 && h < 5 && w >= 0 && w < 5) cells.push([h, w]);
+        }
+        for (const [h, w] of cells) for (let c = 0; c < 2; c++) want[h][w][c] += dyv[0][oh][ow][c] / cells.length;
+      }
+    }
+    const got = g.arraySync() as number[][][][];
+    for (let h = 0; h < 5; h++) for (let w = 0; w < 5; w++) for (let c = 0; c < 2; c++) {
+      assert.ok(Math.abs(got[0][h][w][c] - want[h][w][c]) < 1e-5, `${JSON.stringify(node)} at ${h},${w},${c}: ${got[0][h][w][c]} vs ${want[h][w][c]}`);
+    }
+    tf.dispose([x, dy, g]);
+    net.dispose();
+  }
+});
+
 test('graph validation names the node and the problem', () => {
   const base = { kind: 'graph', input: { shape: [8, 8, 3] }, output: 'fc' };
   const ok = [{ op: 'conv2d', name: 'c', inputs: ['input'], filters: 4, kernelSize: [3, 3] }, { op: 'flatten', name: 'f', inputs: ['c'] }, { op: 'dense', name: 'fc', inputs: ['f'], units: 2 }];

@@ -56,9 +56,9 @@ export const avgPoolOp: OpDef<'avgPool'> = {
   forward(n, [input]) {
     const x = input as tf.Tensor4D;
     if (isZeroPads(n.pads)) return tf.avgPool(x, n.poolSize, n.strides, 'valid');
-    const pad = tfPadding(n.pads, x.shape[1], x.shape[2], n.poolSize, n.strides);
-    // tfjs's 'same' average excludes padded cells from the count, as TF does
-    if (!n.countIncludePad && pad === 'same') return tf.avgPool(x, n.poolSize, n.strides, 'same');
+    // Not tf.avgPool(…, 'same') even where it would fit: its forward excludes padded cells from the
+    // count, but tfjs's registered AvgPoolGrad divides by the full window, so training would get a
+    // wrong gradient at the borders. Padding explicitly keeps forward and gradient consistent.
     const summed = tf.avgPool(padNhwc(x, n.pads, 0), n.poolSize, n.strides, 'valid');
     if (n.countIncludePad) return summed;
     // mean over real pixels only: rescale by window size / number of real pixels in the window
