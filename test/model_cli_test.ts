@@ -130,3 +130,15 @@ test('apc compress --method kd on an imported ONNX ResNet divides every free cha
   const t = filters(teacher);
   for (const [name, f] of filters(student)) assert.equal(f, Math.ceil(t.get(name)! / 2), name);
 });
+
+test('apc run --init FILE.onnx --preset smoke: the whole study on an imported ResNet (grouped structured pruning, LRP/RAP/EBP available)', () => {
+  const out = join(dir, 'study-onnx');
+  const r = apc(['run', '--init', join(torch, 'resnet.onnx'), '--preset', 'smoke', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(res.models.map((m: { name: string }) => m.name), ['teacher', 'kd', 'kd+ewa', 'kd+wcam', 'kd+wcam+stochastic',
+    'structured', 'structured+wcam', 'unstructured', 'unstructured+wcam']);
+  assert.equal(res.skipped, undefined, JSON.stringify(res.skipped));
+  const [teacher, structured] = [res.models[0], res.models[5]];
+  assert.ok(structured.params < teacher.params && structured.flops < teacher.flops, 'grouped structured pruning shrinks the imported graph');
+});
