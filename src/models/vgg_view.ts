@@ -22,7 +22,8 @@ export function isVgg(net: Pick<GraphNet, 'config'>): boolean {
 export function vggView(net: Pick<GraphNet, 'config'>, what = 'this operation'): VggView {
   const config = net.config;
   if (config.kind !== 'vgg') {
-    throw new Error(`${what} supports apc's VGG networks only for now; this model is a ${config.kind === 'graph' ? 'imported graph' : config.kind} (dependency-grouped structured pruning and relevance rules for residual and depthwise graphs are the next step)`);
+    // the VGG-only paths kept bit-identical; every caller routes other graphs to the graph path first
+    throw new Error(`${what}: this is the VGG-only path and the model is a ${config.kind === 'graph' ? 'imported graph' : config.kind}; use the graph path (group_prune.ts, graph_backward.ts)`);
   }
   let layout = layouts.get(config);
   if (!layout) { layout = vggLayout(config); layouts.set(config, layout); }

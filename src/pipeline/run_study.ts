@@ -210,7 +210,7 @@ export interface StudyResults {
   series: PruningSeries[];
   /** Teacher architecture: the `--arch` name, or 'graph' for an imported model. */
   arch?: string;
-  /** Rows and methods the study left out, and why (e.g. LRP on a residual graph, for now). */
+  /** Rows and methods the study left out, and why (a method without a rule for one of the graph's ops). */
   skipped?: { what: string; reason: string }[];
   stages: { name: string; seconds: number }[];
 }
