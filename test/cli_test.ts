@@ -116,3 +116,15 @@ test('apc compress --method structured writes a physically smaller checkpoint', 
   assert.equal(p.at(-1), Math.floor(t.at(-1)! * 0.5), 'last conv pruned at rate p');
   assert.ok(pruned.params < teacher.params);
 });
+
+test('apc compress --method structured --importance l2 ranks filters by their L2 norm (recorded in the plan); a bad kind is refused', () => {
+  const out = join(dir, 'structured-l2');
+  const r = apc(['compress', '--teacher', join(dir, 'teacher', 'best'), '--method', 'structured', '--rate', '0.5', '--importance', 'l2',
+    '--epochs', '1', '--train-limit', '32', '--quiet', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const pruned = JSON.parse(readFileSync(join(out, 'best', 'apc.json'), 'utf8'));
+  assert.equal(pruned.structured.plan.importance, 'l2');
+  const bad = apc(['compress', '--teacher', join(dir, 'teacher', 'best'), '--method', 'structured', '--importance', 'l3', '--out', join(dir, 'x')]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /--importance/);
+});

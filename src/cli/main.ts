@@ -74,6 +74,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
+    .addOption(new Option('--importance <kind>', 'structured: filter score, summed over a channel group\'s producers: l1 (the paper\'s) or l2 norm').choices(['l1', 'l2']).default('l1'))
     .option('--explain-groups', 'with --method structured: print the channel groups pruned together (producers, members, cut weight axes, kept width at --rate) and stop', false)
     .option('--json <file>', 'with --explain-groups: also write the groups as JSON')
     .addOption(new Option('--match <kind>', 'attribution matching regulariser').choices(['none', 'ewa', 'wcam']).default('none'))

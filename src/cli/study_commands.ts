@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
 import { channelGroupReport, formatChannelGroupReport } from '../compress/channel_group_report.js';
+import { filterImportance } from '../compress/structured_prune.js';
 import { openDataset } from '../data/registry.js';
 import type { Dataset } from '../data/dataset.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
@@ -28,6 +29,8 @@ export interface CompressFlags {
   rate?: number;
   /** Pruning rounds: structured iterative R (default 1 = one-shot), unstructured rounds (default 16). */
   rounds?: number;
+  /** Structured pruning's filter importance criterion ('l1' default, 'l2'). */
+  importance?: string;
   /** Structured: print the channel groups (and write them to `json`) instead of pruning. */
   explainGroups?: boolean; json?: string;
 }
@@ -60,7 +63,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     }
     const recipe = { ...withEpochs(recipes.prune ?? SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
     if (f.method === 'structured') {
-      const r = await structuredPruneAndFineTune({ ...common, recipe, rate: f.rate ?? 0.3, rounds: f.rounds ?? 1 });
+      const r = await structuredPruneAndFineTune({ ...common, recipe, rate: f.rate ?? 0.3, rounds: f.rounds ?? 1, importance: filterImportance({ kind: f.importance ?? 'l1' }) });
       process.stdout.write(`structured p=${f.rate ?? 0.3}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.bestDir}\n`);
       r.net.dispose();
       return;
