@@ -5,16 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { apc } from './apc_cli.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
-function apc(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, APC_BACKEND: 'wasm', APC_WASM_THREADS: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const dir = mkdtempSync(join(tmpdir(), 'apc-family-cli-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 const tiny = ['--epochs', '1', '--train-limit', '32', '--quiet'];

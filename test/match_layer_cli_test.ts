@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { apc } from './apc_cli.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +17,6 @@ import { saveNet } from '../src/models/checkpoint.js';
 import { SHAPES_CLASS_NAMES } from '../src/data/shapes.js';
 
 await tf.setBackend('cpu');
-const root = new URL('..', import.meta.url).pathname;
-function apc(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, APC_BACKEND: 'wasm', APC_WASM_THREADS: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const dir = mkdtempSync(join(tmpdir(), 'apc-match-layer-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 

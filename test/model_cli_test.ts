@@ -6,19 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { apc, root } from './apc_cli.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeNpy } from '../src/data/npy.js';
 import { encodeOnnxModel, decodeOnnxModel } from '../src/models/import/onnx_model.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const torch = join(root, 'test/fixtures/torch');
-function apc(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, APC_BACKEND: 'wasm', APC_WASM_THREADS: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const dir = mkdtempSync(join(tmpdir(), 'apc-model-cli-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -13,8 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import {
-  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
-  selectTargets,
+  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, parseConfig, sdiv,
 } from './attribution_method.js';
 import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
 import { ZbConfigFields, zbBoundsOf } from './zb_config.js';
@@ -23,7 +22,7 @@ import { type GraphPassResult, graphRelevancePass } from './graph_relevance.js';
 import { GraphTrace } from './graph_trace.js';
 import {
   type Composite, type PassResult, type RelevanceRule, type ZbBounds, passThrough, relevancePass,
-  perImageSum, signedChannelSum, unflatten, winnerTakeAll, zbBoundTensors, zbRule,
+  perImageSum, signedChannelSum, unflatten, winnerTakeAll, zbPassInputs, zbRule,
 } from './relevance.js';
 
 export { ZbConfigFields, zbBoundsOf };
@@ -139,9 +138,7 @@ export function lrpComposite(trace: ForwardTrace, cfg: LrpConfig, low: tf.Tensor
  */
 export function lrpPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
   const trace = ForwardTrace.ofNet(net, images);
-  const oneHot = oneHotTargets(classIndices, net.numClasses);
-  const targetLogit = selectTargets(trace.logits, oneHot);
-  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const { oneHot, targetLogit, low, high } = zbPassInputs(trace.logits, images, classIndices, zbBoundsOf(cfg));
   const start = tf.mul(trace.logits, oneHot) as tf.Tensor2D;
   return { ...relevancePass(trace, lrpComposite(trace, cfg, low, high), start, { record }), trace, targetLogit };
 }
@@ -152,9 +149,7 @@ export function lrpPass(net: GraphNet, images: tf.Tensor4D, classIndices: readon
  */
 export function lrpGraphPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: LrpConfig, record = false): GraphPassResult & { trace: GraphTrace; targetLogit: tf.Tensor1D } {
   const trace = GraphTrace.run(net, images);
-  const oneHot = oneHotTargets(classIndices, net.numClasses);
-  const targetLogit = selectTargets(trace.logits, oneHot);
-  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const { oneHot, targetLogit, low, high } = zbPassInputs(trace.logits, images, classIndices, zbBoundsOf(cfg));
   const start = tf.mul(trace.logits, oneHot) as tf.Tensor2D;
   const ctx = { method: 'lrp' as const, trace, low, high, batchNorm: cfg.batchNorm, lrpBnEpsilon: cfg.compat.lrpBnEpsilon };
   return { ...graphRelevancePass(ctx, start, { record }), trace, targetLogit };

@@ -17,8 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import {
-  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, oneHotTargets, parseConfig, sdiv,
-  selectTargets,
+  type AttributionMethod, type AttributionResult, checkAttributeArgs, logitsToHost, parseConfig, sdiv,
 } from './attribution_method.js';
 import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
 import { type BatchNormLayer, ForwardTrace, isChainNet } from './forward_trace.js';
@@ -27,7 +26,7 @@ import { GraphTrace } from './graph_trace.js';
 import { ZbConfigFields, zbBoundsOf } from './zb_config.js';
 import {
   type Composite, type PassResult, type RelevanceRule, passThrough, perImageSum, relevancePass, signedChannelSum,
-  winnerTakeAll, zbBoundTensors, zbRule,
+  winnerTakeAll, zbPassInputs, zbRule,
 } from './relevance.js';
 
 export const RapConfigSchema = z.object({ ...ZbConfigFields }).strict().superRefine((c, ctx) => {
@@ -136,9 +135,7 @@ export function rapComposite(low: tf.Tensor, high: tf.Tensor): Composite {
  */
 export function rapPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: RapConfig, record = false): PassResult & { trace: ForwardTrace; targetLogit: tf.Tensor1D } {
   const trace = ForwardTrace.ofNet(net, images);
-  const oneHot = oneHotTargets(classIndices, net.numClasses);
-  const targetLogit = selectTargets(trace.logits, oneHot);
-  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const { oneHot, targetLogit, low, high } = zbPassInputs(trace.logits, images, classIndices, zbBoundsOf(cfg));
   return { ...relevancePass(trace, rapComposite(low, high), oneHot, { record }), trace, targetLogit };
 }
 
@@ -148,9 +145,7 @@ export function rapPass(net: GraphNet, images: tf.Tensor4D, classIndices: readon
  */
 export function rapGraphPass(net: GraphNet, images: tf.Tensor4D, classIndices: readonly number[], cfg: RapConfig, record = false): GraphPassResult & { trace: GraphTrace; targetLogit: tf.Tensor1D } {
   const trace = GraphTrace.run(net, images);
-  const oneHot = oneHotTargets(classIndices, net.numClasses);
-  const targetLogit = selectTargets(trace.logits, oneHot);
-  const { low, high } = zbBoundTensors(images, zbBoundsOf(cfg));
+  const { oneHot, targetLogit, low, high } = zbPassInputs(trace.logits, images, classIndices, zbBoundsOf(cfg));
   return { ...graphRelevancePass({ method: 'rap', trace, low, high }, oneHot, { record }), trace, targetLogit };
 }
 

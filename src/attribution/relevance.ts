@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSameInputGrad } from '../engine/ops/conv2d_same_input_grad.js';
 import { type ConvGeometry, SAME_STRIDE_1 } from './conv_geometry.js';
-import { sdiv } from './attribution_method.js';
+import { oneHotTargets, sdiv, selectTargets } from './attribution_method.js';
 import { type ForwardTrace, type TraceEntry, layerIndex, routeToArgmax } from './forward_trace.js';
 
 export interface RelevanceRule {
@@ -105,6 +105,17 @@ export function zbBoundTensors(x: tf.Tensor4D, bounds: ZbBounds): { low: tf.Tens
     }
     return { low: tf.min(x, [1, 2, 3], true), high: tf.max(x, [1, 2, 3], true) };
   });
+}
+
+/**
+ * What every z^B-based pass (LRP, RAP; chain or graph) starts from: the one-hot targets [N, K], z_c
+ * [N] and the z^B bounds. Tensors belong to the enclosing scope.
+ */
+export function zbPassInputs(logits: tf.Tensor2D, images: tf.Tensor4D, classIndices: readonly number[], bounds: ZbBounds):
+  { oneHot: tf.Tensor2D; targetLogit: tf.Tensor1D; low: tf.Tensor; high: tf.Tensor } {
+  const oneHot = oneHotTargets(classIndices, logits.shape[1]);
+  const targetLogit = selectTargets(logits, oneHot);
+  return { oneHot, targetLogit, ...zbBoundTensors(images, bounds) };
 }
 
 /** convT(S, W) of spec §0: the input-gradient of a 'same', stride-1 conv; HWIO kernel as is. */

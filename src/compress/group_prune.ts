@@ -21,22 +21,14 @@ import { graphOf, type ModelConfig } from '../models/model_config.js';
 import { OPS } from '../models/graph/ops/index.js';
 import { VggConfigSchema, vggLayout } from '../models/vgg_config.js';
 import {
-  checkRate, type FilterImportance, keptFilters, L1FilterImportance, type LayerRates, structuredRates, topFilters,
+  checkRate, type FilterImportance, type KeptChannels, keptFilters, L1FilterImportance, type LayerRates, structuredRates, topFilters,
 } from './structured_prune.js';
 
-/** One group of a plan. */
-export interface PrunedGroup {
+/** One group of a plan (rate 0 for frozen groups). */
+export interface PrunedGroup extends KeptChannels {
   readonly id: number;
   readonly producers: readonly string[];
   readonly frozen?: ChannelGroup['frozen'];
-  /** Rate relative to `originalWidth` (0 for frozen groups). */
-  readonly rate: number;
-  /** Width before this plan (the network the plan was made for). */
-  readonly width: number;
-  /** Width the rate refers to (the original, unpruned width). */
-  readonly originalWidth: number;
-  /** Kept channel indices into the current width, ascending. */
-  readonly keep: readonly number[];
 }
 
 /** Pure, JSON-serialisable description of one grouped structured cut. */

@@ -148,6 +148,17 @@ function relDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1e-12, tf.max(tf.abs(b)).dataSync()[0]));
 }
 
+/** Relative logit difference between the pruned net and `net` with the plan's removed channels zeroed. */
+function diffToMasked(net: GraphNet, pruned: GraphNet, plan: GroupPrunePlan, x: tf.Tensor4D): number {
+  const ref = maskedReference(net, plan);
+  const a = pruned.predict(x);
+  const b = ref.predict(x);
+  const d = relDiff(a, b);
+  tf.dispose([a, b]);
+  ref.dispose();
+  return d;
+}
+
 /** Params (§4: kernels, biases, BN γ/β, dense) and MACs of `config` with each node's kept width, counted by hand. */
 function handAccounting(config: ModelConfig, plan: GroupPrunePlan): { params: number; macs: number } {
   const graph = graphOf(config);
@@ -305,11 +316,9 @@ test('concat offsets and NHWC flatten rows: groups side by side through a concat
   const newK = pruned.weight('fc/kernel').arraySync() as number[][];
   for (let p = 0; p < 4; p++) keepD.forEach((k, j) => assert.deepEqual(newK[p * 2 + j], oldK[p * 5 + k]));
   const x = tf.tidy(() => tf.tensor4d(new Rng(5).uniformArray(3 * 4 * 4 * 3, -1, 1), [3, 4, 4, 3]));
-  const ref = maskedReference(net, plan);
-  const a = pruned.predict(x);
-  const b = ref.predict(x);
-  assert.ok(relDiff(a, b) < 1e-4, `relative |Δlogit| ${relDiff(a, b)}`);
-  tf.dispose([a, b, x]); pruned.dispose(); ref.dispose(); net.dispose();
+  const d = diffToMasked(net, pruned, plan, x);
+  assert.ok(d < 1e-4, `relative |Δlogit| ${d}`);
+  x.dispose(); pruned.dispose(); net.dispose();
 });
 
 test('a depthwise conv cut to one channel stays depthwise (same groups, so later rounds line up)', () => {
@@ -322,11 +331,9 @@ test('a depthwise conv cut to one channel stays depthwise (same groups, so later
   const strip = (gs: readonly ChannelGroup[]) => gs.map((g) => ({ id: g.id, producers: g.producers, members: g.members, frozen: g.frozen }));
   assert.deepEqual(strip(channelGroups(pruned.graph)), strip(channelGroups(net.graph)));
   const x = tf.tidy(() => tf.tensor4d(new Rng(6).uniformArray(2 * 32 * 32 * 3, -1, 1), [2, 32, 32, 3]));
-  const ref = maskedReference(net, plan);
-  const a = pruned.predict(x);
-  const b = ref.predict(x);
-  assert.ok(relDiff(a, b) < 1e-4, `relative |Δlogit| ${relDiff(a, b)}`);
-  tf.dispose([a, b, x]); pruned.dispose(); ref.dispose(); net.dispose();
+  const d = diffToMasked(net, pruned, plan, x);
+  assert.ok(d < 1e-4, `relative |Δlogit| ${d}`);
+  x.dispose(); pruned.dispose(); net.dispose();
 });
 
 test('importance: the criterion summed over a group\'s producers (conv kernels and dense columns), l1 or l2', () => {

@@ -107,16 +107,21 @@ export function prunedConfig(config: VggConfig, rates: LayerRates): VggConfig {
 // ---------------------------------------------------------------------------------------------
 // Plan
 
-export interface PrunedConv {
-  readonly name: string;
-  readonly bn: string;
+/** What a plan says about one cut channel space: its rate, widths and kept indices. */
+export interface KeptChannels {
+  /** Rate relative to `originalWidth`. */
   readonly rate: number;
   /** Width before this plan (the network the plan was made for). */
   readonly width: number;
   /** Width the rate refers to (the original, unpruned width). */
   readonly originalWidth: number;
-  /** Kept filter indices into the current width, ascending. */
+  /** Kept channel indices into the current width, ascending. */
   readonly keep: readonly number[];
+}
+
+export interface PrunedConv extends KeptChannels {
+  readonly name: string;
+  readonly bn: string;
 }
 
 /** Pure, JSON-serialisable description of one structured cut. */
