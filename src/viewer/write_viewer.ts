@@ -89,7 +89,7 @@ header { display: flex; gap: 1.2em; align-items: center; flex-wrap: wrap; }
 h1 { font-size: 1.3em; margin: 0; }
 #notice { background: #fff3cd; border: 1px solid #e0c36b; padding: .4em .7em; margin: .6em 0; }
 #status { color: #555; margin: .6em 0; }
-#results { display: flex; gap: 1.2em; align-items: flex-start; flex-wrap: wrap; }
+#results { display: flex; gap: 1.2em; align-items: flex-start; overflow-x: auto; } /* models side by side, scrolling */
 figure { margin: 0 0 .6em; } figcaption { font-size: .9em; color: #444; }
 canvas { display: block; image-rendering: pixelated; }
 section.model { border-left: 1px solid #ddd; padding-left: 1em; }

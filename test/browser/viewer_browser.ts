@@ -5,14 +5,15 @@
  * computes (`explainImage`, what `apc explain` calls) within 1e-4 after min–max normalisation:
  *   - through the test hook `window.apcExplain` on a shapes test image, on the cpu and wasm backends;
  *   - through the file input with a shapes PNG at 64 px (the page decodes and resizes it as
- *     `apc explain --image` does), whose screen goes to artifacts/viewer.png.
- * webgl is tried too: it must either run and agree to 1e-3, or fall back to cpu with a notice.
+ *     `apc explain --image` does), whose screen goes to artifacts/viewer.png, and dropped on the page.
+ * webgl is tried too: it must either run and agree to 1e-3, or fall back to cpu with a notice (as an
+ * unknown `?backend=` does).
  *
  * Not part of `npm test`: `npm run test:browser` runs it (CHROMIUM_PATH, else /usr/bin/chromium).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -172,5 +173,23 @@ test('apc viewer writes a static page whose in-browser Grad-CAM and LRP equal th
   assert.equal(await page.$$eval('section.model canvas', (c) => c.length), 4, 'Grad-CAM and LRP per model');
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, 'viewer.png'), fullPage: true });
+
+  // 4. the same file dropped on the page gives the same explanation
+  await page.evaluate(() => { (window as unknown as { apcViewer: { last?: unknown } }).apcViewer.last = undefined; });
+  await page.evaluate((bytes) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, Array.from(readFileSync(png)));
+  await page.waitForFunction(() => (window as unknown as { apcViewer: { last?: unknown } }).apcViewer.last !== undefined, undefined, { timeout: 120_000 });
+  const dropped = await page.evaluate(() => (window as unknown as { apcViewer: { last: PageExplanation } }).apcViewer.last);
+  assert.deepEqual(dropped, shown, 'drop and file input give the same explanation');
   assert.deepEqual(problems, []);
+  await page.close();
+
+  // 5. an unknown backend: cpu, with a visible notice
+  const bad = await openViewer('bogus');
+  assert.equal(await bad.page.evaluate(() => document.body.dataset.apcBackend), 'cpu');
+  assert.match((await bad.page.textContent('#notice')) ?? '', /Unknown backend 'bogus'/);
+  assert.ok(await bad.page.isVisible('#notice'));
 });
