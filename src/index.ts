@@ -86,3 +86,5 @@ export { recipesFor } from './pipeline/dataset_presets.js';
 export { writeReport } from './report/html_report.js';
 export { saveStudyHeatmaps } from './report/study_heatmaps.js';
 export { APC_VERSION } from './version.js';
+// browser viewer (static page computing explanations with apc's own code)
+export { writeViewer } from './viewer/write_viewer.js';
