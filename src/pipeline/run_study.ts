@@ -480,24 +480,43 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   return results;
 }
 
+export interface ResultsTableOptions {
+  /** Add deletion and insertion AUC columns and the teacher's sanity-check line (`--faithfulness`). */
+  readonly faithfulness?: boolean;
+}
+
 /** Plain-text table of a study's rows (one attribution method), then the sparsity series. */
-export function formatResultsTable(results: StudyResults, method = 'gradcam'): string {
+export function formatResultsTable(results: StudyResults, method = 'gradcam', options: ResultsTableOptions = {}): string {
   const header = ['model', 'params', 'sparsity', 'MFLOPs', 'mAP', 'F1', `${method} AUC`, 'pointing', 'cosine', 'spearman', 'top15%IoU'];
+  if (options.faithfulness) header.push('deletion', 'insertion');
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
     return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
       f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
-      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3)];
+      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3),
+      ...(options.faithfulness ? [f(a?.faithfulness?.deletionAuc, 3), f(a?.faithfulness?.insertionAuc, 3)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  if (options.faithfulness) {
+    const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
+    if (fa) table.push('', `deletion/insertion: AUC of σ(z_c) over ${fa.steps} steps (${fa.baseline} baseline, up to ${fa.nPairs} predicted pairs per model); deletion lower is better, insertion higher`);
+    if (results.sanity) table.push(formatSanity(results.sanity));
+  }
   for (const s of results.series ?? []) {
     const pts = s.points.map((p) => `${f(100 * p.sparsity, 1)} %: mAP ${f(p.mAP, 1)}, cosine ${f(p.attribution[method]?.agreement.cosine, 3)}`);
     table.push('', `${s.name} by round — ${pts.join(' · ')}`);
   }
   return table.join('\n');
+}
+
+/** One line: which methods pass the teacher's sanity check, with the Spearman of the fully random network. */
+export function formatSanity(sanity: Readonly<Record<string, SanityResult>>): string {
+  const parts = Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (${r.layers.at(-1)?.spearman.toFixed(2) ?? '–'})`);
+  const threshold = Object.values(sanity)[0]?.threshold;
+  return `sanity check (teacher, Spearman before/after randomising every block, pass < ${threshold ?? '–'}): ${parts.join(' · ')}`;
 }
 
 function backendDetail(): string | undefined {
