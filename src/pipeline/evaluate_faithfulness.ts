@@ -32,7 +32,7 @@ export interface FaithfulnessSettings {
 
 /** A study's sanity-check setting: images and cascade states. */
 export interface SanitySettings {
-  /** (image, class) pairs the teacher predicts, the first ones (default 16). */
+  /** (image, class) pairs, the teacher's predicted ones first (default 16). */
   readonly nPairs?: number;
   /** At most this many compared states (default 16). */
   readonly maxSteps?: number;
@@ -79,12 +79,14 @@ export function methodExplainer(kind: string): Explainer {
 }
 
 /**
- * The sanity check of `methods` on the teacher: the first `nPairs` pairs it predicts (z_c > 0 in
- * `teacherMaps` of the first method), cascading randomisation on a clone.
+ * The sanity check of `methods` on the teacher, cascading randomisation on a clone. Pairs: the
+ * first `nPairs` it predicts (`logits` z_c > 0), topped up with its other pairs in order when it
+ * predicts fewer (a map for a class the model does not predict still has to depend on the weights).
  */
 export function teacherSanity(net: GraphNet, data: Dataset, split: SplitName, pairs: readonly Pair[], logits: Float32Array,
   methods: readonly string[], settings: SanitySettings = {}, seed = 0): Record<string, SanityResult> {
-  const chosen = pairs.filter((_, i) => logits[i] > 0).slice(0, settings.nPairs ?? 16);
+  const n = settings.nPairs ?? 16;
+  const chosen = [...pairs.filter((_, i) => logits[i] > 0), ...pairs.filter((_, i) => !(logits[i] > 0))].slice(0, n);
   if (chosen.length === 0 || methods.length === 0) return {};
   const { x, y } = toTensors(data, hostBatch(data, split, chosen.map((p) => p.image)));
   try {

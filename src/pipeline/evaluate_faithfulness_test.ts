@@ -52,7 +52,7 @@ test('pairFaithfulness in chunks equals one batch of the same pairs; records ste
   assert.ok(Math.abs(chunked.deletionAuc - whole.deletionAuc) < 1e-6);
 });
 
-test('teacherSanity: the first predicted pairs, one result per method; none predicted → empty', () => {
+test('teacherSanity: predicted pairs first, topped up with the others; one result per method; no pairs → empty', () => {
   const pairs = maskPairs(data, 'test').slice(0, 6);
   const logits = Float32Array.from(pairs, (_, i) => (i % 2 === 0 ? 1 : -1));
   const r = teacherSanity(net, data, 'test', pairs, logits, ['gradcam'], { nPairs: 2, maxSteps: 3 });
@@ -60,5 +60,7 @@ test('teacherSanity: the first predicted pairs, one result per method; none pred
   assert.equal(r.gradcam.nImages, 2);
   assert.equal(r.gradcam.layers.length, 3);
   assert.equal(r.gradcam.layers.at(-1)!.layer, 'conv1_1', 'the last compared state has every block random');
-  assert.deepEqual(teacherSanity(net, data, 'test', pairs, new Float32Array(pairs.length).fill(-1), ['gradcam']), {});
+  const none = teacherSanity(net, data, 'test', pairs, new Float32Array(pairs.length).fill(-1), ['gradcam'], { nPairs: 3, maxSteps: 1 });
+  assert.equal(none.gradcam.nImages, 3, 'a teacher that predicts nothing is still checked');
+  assert.deepEqual(teacherSanity(net, data, 'test', [], new Float32Array(0), ['gradcam']), {});
 });

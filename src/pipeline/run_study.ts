@@ -502,8 +502,9 @@ export function formatResultsTable(results: StudyResults, method = 'gradcam', op
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
   if (options.faithfulness) {
     const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
-    if (fa) table.push('', `deletion/insertion: AUC of σ(z_c) over ${fa.steps} steps (${fa.baseline} baseline, up to ${fa.nPairs} predicted pairs per model); deletion lower is better, insertion higher`);
-    if (results.sanity) table.push(formatSanity(results.sanity));
+    const most = Math.max(0, ...results.models.map((m) => m.attribution[method]?.faithfulness?.nPairs ?? 0));
+    if (fa) table.push('', `deletion/insertion: AUC of σ(z_c) over ${fa.steps} steps (${fa.baseline} baseline, up to ${most} predicted pairs per model); deletion lower is better, insertion higher`);
+    if (results.sanity && Object.keys(results.sanity).length > 0) table.push(formatSanity(results.sanity));
   }
   for (const s of results.series ?? []) {
     const pts = s.points.map((p) => `${f(100 * p.sparsity, 1)} %: mAP ${f(p.mAP, 1)}, cosine ${f(p.attribution[method]?.agreement.cosine, 3)}`);

@@ -360,7 +360,7 @@ function sanitySection(results: ReportResults): string {
     out.push(`<tr data-method="${esc(m)}"${s.passed === false ? ' class="fail"' : ''}><th scope="row" class="left">${esc(m)}</th><td class="num">${last === undefined ? DASH : esc(last.toFixed(3))}</td><td class="left">${esc(verdict)}</td></tr>`);
   }
   out.push('</tbody></table>');
-  out.push(`<p class="note">Blocks (each conv or dense node with its BatchNorm) are re-drawn from their initialisation one after the other, from the output layer down; after each step the maps of ${esc(num(entries[0][1].nImages) ?? DASH)} teacher-predicted (image, class) pairs are compared with the trained teacher's by rank correlation. A method passes when the Spearman with every block random is below ${esc(threshold ?? DASH)}.</p>`);
+  out.push(`<p class="note">Blocks (each conv or dense node with its BatchNorm) are re-drawn from their initialisation one after the other, from the output layer down; after each step the maps of ${esc(num(entries[0][1].nImages) ?? DASH)} (image, class) pairs (those the teacher predicts first) are compared with the trained teacher's by rank correlation. A method passes when the Spearman with every block random is below ${esc(threshold ?? DASH)}.</p>`);
   return out.join('\n');
 }
 
