@@ -176,7 +176,9 @@ export function faithfulnessCurves(
   const rankValues = new Float32Array(n * pixels);
   maps.forEach((m, i) => rankValues.set(descendingRanks(m, pixels, i), i * pixels));
   const baselineKind = options.baseline ?? 'blur';
+  if (baselineKind !== 'blur' && baselineKind !== 'road') throw new RangeError(`faithfulness: baseline must be 'blur' or 'road', got '${String(baselineKind)}'`);
   const iterations = options.roadIterations ?? 32;
+  if (!Number.isInteger(iterations) || iterations < 0) throw new RangeError(`faithfulness: roadIterations must be an integer ≥ 0, got ${iterations}`);
   const noiseStd = options.roadNoise ?? 0.2;
   const rng = new Rng(options.seed ?? 0);
   const deletion = Array.from({ length: n }, () => new Float64Array(steps + 1));

@@ -195,5 +195,8 @@ test("ROAD baseline: curves run batched, insertion at 100 % = the image's score,
     assert.ok(Math.abs(a.insertion[i][3] - full) < 1e-5);
   }
   assert.equal(summarizeFaithfulness(a, opt).baseline, 'road');
+  assert.throws(() => faithfulnessCurves(model.logitsOf, x, maps, [0, 0], { baseline: 'zero' as never }), /baseline must be 'blur' or 'road', got 'zero'/);
+  assert.throws(() => faithfulnessCurves(model.logitsOf, x, maps, [0, 0], { steps: 0 }), /steps must be a positive integer/);
+  assert.throws(() => faithfulnessCurves(model.logitsOf, x, maps.slice(1), [0, 0]), /2 images, 1 maps and 2 class indices/);
   x.dispose(); model.weights.dispose();
 });
