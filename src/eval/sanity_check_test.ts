@@ -61,6 +61,12 @@ test('randomisationBlocks: conv and dense nodes output first, each with its Batc
     // every weight of the network is in exactly one block
     const all = blocks.flatMap((x) => x.weights).sort();
     assert.deepEqual(all, net.graph.weights.map((w) => w.name).sort(), `${arch}: blocks cover each weight once`);
+    // the cascade runs on the family's graph: the last compared state has every block random
+    const x = randomImages(net, 2, 3);
+    const r = sanityCheck(net, { gradcam: explainer('gradcam') }, x, [0, 1], { maxSteps: 2 });
+    assert.deepEqual(r.gradcam.layers.map((l) => l.layer), [blocks[Math.round(blocks.length / 2) - 1].layer, blocks.at(-1)!.layer]);
+    for (const l of r.gradcam.layers) assert.ok(Number.isFinite(l.spearman));
+    x.dispose();
     net.dispose();
   }
 });
