@@ -106,6 +106,8 @@ export function buildProgram(): Command {
     .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput (alias gxi)', 'gradcam')
     .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
     .option('--json <file>', 'write the full evaluation as JSON')
+    .option('--faithfulness', 'also compute deletion/insertion AUC of each method (20 steps of 5 %, blurred baseline, predicted pairs)', false)
+    .option('--faithfulness-baseline <b>', 'baseline of the faithfulness curves: blur or road (noisy linear imputation); implies --faithfulness')
     .action(async (opts) => {
       await announceBackend(program);
       await evaluateCommand(opts);
@@ -141,6 +143,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)
+    .option('--faithfulness', 'print the deletion/insertion AUC columns and the sanity-check line in the table', false)
     .action(async (opts) => {
       await announceBackend(program);
       await runCommand(opts);

@@ -15,6 +15,7 @@ import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRound
 import { type Conservation, computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
@@ -95,6 +96,10 @@ export interface EvaluateFlags {
   /** `split`: both groups on it; default the dataset's evalSplits (VOC: Main val / Segmentation val). */
   model: string; teacher?: string; data?: string; split?: string; attribution: string; limit?: number; json?: string;
   skipBad?: boolean;
+  /** Also compute deletion/insertion faithfulness (20 steps; every predicted pair within --limit). */
+  faithfulness?: boolean;
+  /** Baseline of the faithfulness curves: 'blur' (default) or 'road'. */
+  faithfulnessBaseline?: string;
 }
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
@@ -105,6 +110,11 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const split = f.split as 'train' | 'val' | 'test' | undefined;
   const splits = evalSplitsFor({ data, split });
   const methods = parseAttributionList(f.attribution);
+  if (f.faithfulnessBaseline !== undefined && !['blur', 'road'].includes(f.faithfulnessBaseline)) {
+    throw new Error(`--faithfulness-baseline must be blur or road, got '${f.faithfulnessBaseline}'`);
+  }
+  const faithfulness = f.faithfulness || f.faithfulnessBaseline !== undefined
+    ? { baseline: (f.faithfulnessBaseline ?? 'blur') as 'blur' | 'road' } : undefined;
   let teacherMaps;
   if (f.teacher) {
     const t = await loadModel(f.teacher);
@@ -113,7 +123,7 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
     teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, splits.localization, pairs, m)] as const));
     t.net.dispose();
   }
-  const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps });
+  const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps, faithfulness });
   const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name,
     split: splits.prediction === splits.localization ? splits.prediction : undefined, ...ev };
   if (f.json) await writeJsonFile(f.json, out);
@@ -122,9 +132,14 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   for (const [m, e] of Object.entries(ev.attribution)) {
     process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
       + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '')
-      + conservationText(e.conservation) + '\n');
+      + conservationText(e.conservation) + faithfulnessText(e.faithfulness) + '\n');
   }
   net.dispose();
+}
+
+/** ' · deletion AUC 0.081 · insertion AUC 0.899 (64 pairs, 20 steps, blur)' or ''. */
+function faithfulnessText(r: FaithfulnessResult | undefined): string {
+  return r ? ` · deletion AUC ${r.deletionAuc.toFixed(3)} · insertion AUC ${r.insertionAuc.toFixed(3)} (${r.nPairs} pairs, ${r.steps} steps, ${r.baseline})` : '';
 }
 
 /** ' · Σmap/z_c 0.98' (LRP, RAP; RAP also before clipping) or ' · map sum 1.000' (EBP); '' otherwise. */
@@ -135,7 +150,11 @@ function conservationText(c: Conservation | undefined): string {
   return c.mapRatio !== undefined ? ` · Σmap/z_c ${c.mapRatio.toFixed(3)}${r}` : '';
 }
 
-export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string }
+export interface RunFlags {
+  preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string;
+  /** Print the deletion/insertion AUC columns and the sanity-check line. */
+  faithfulness?: boolean;
+}
 
 /** Output i is the dataset's class i: a count mismatch names both. */
 function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
@@ -153,7 +172,7 @@ export async function runCommand(f: RunFlags): Promise<void> {
     if (init) process.stderr.write(`run: teacher starts from ${f.init}; ${describeNormalization(init.net)}${init.notes.length ? `; ${init.notes.join('; ')}` : ''}\n`);
     const started = Date.now();
     const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet, arch: f.arch, init: init?.net });
-    process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    process.stdout.write(`\n${formatResultsTable(results, 'gradcam', { faithfulness: f.faithfulness })}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     for (const s of results.skipped ?? []) process.stdout.write(`skipped ${s.what}: ${s.reason}\n`);
     process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
   } finally {

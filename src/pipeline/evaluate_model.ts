@@ -13,6 +13,8 @@ import { makeAttribution } from '../attribution/registry.js';
 import { collectLogits } from '../eval/collect_logits.js';
 import { AgreementAccumulator, type AgreementReport, LocalizationAccumulator, type LocalizationReport, presentClasses } from '../eval/localization.js';
 import { predictionMetrics } from '../eval/prediction_metrics.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import { type FaithfulnessSettings, pairFaithfulness } from './evaluate_faithfulness.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import { hostBatch, toTensors } from '../train/batches.js';
 import { createProgress } from '../train/progress.js';
@@ -39,6 +41,8 @@ export interface MethodEvaluation {
   readonly agreement?: { cosine: number; spearman: number; topkIoU: number; n: number; report: Omit<AgreementReport, 'records'> };
   /** Conservation on this model (LRP, RAP: Σ/z_c; EBP: the native map's sum), see `conservationOf`. */
   readonly conservation?: Conservation;
+  /** Deletion/insertion curves and AUCs of this model's maps (when `EvaluateOptions.faithfulness` is set). */
+  readonly faithfulness?: FaithfulnessResult;
 }
 
 /**
@@ -149,6 +153,10 @@ export interface EvaluateOptions {
   quiet?: boolean;
   /** Progress label, e.g. the model's name (default 'evaluate'). */
   label?: string;
+  /** Also compute deletion/insertion faithfulness of every method's maps on this model. */
+  faithfulness?: FaithfulnessSettings;
+  /** Seed of the faithfulness ROAD noise (unused with the blur baseline). */
+  seed?: number;
 }
 
 /** The splits an evaluation uses: per-group override, else `split`, else the dataset's `evalSplits`. */
@@ -208,7 +216,10 @@ export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promi
       agreement = { cosine: a.cosine.mean, spearman: a.spearman.mean, topkIoU: a.topkIoU[15]?.mean ?? NaN, n: a.n, report: aSummary };
     }
     const conservation = conservationOf(own);
-    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement, ...(conservation ? { conservation } : {}) };
+    if (opts.faithfulness) progress.update(base + pairs.length, { stage: `${method} faithfulness` });
+    const faithfulness = opts.faithfulness ? pairFaithfulness(net, data, split, own, opts.faithfulness, opts.seed) : undefined;
+    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement, ...(conservation ? { conservation } : {}),
+      ...(faithfulness ? { faithfulness } : {}) };
   }
   const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const perMethod = Object.entries(attribution).map(([m, e]) => `${m} AUC ${f(e.auc, 3)} · pointing ${Number.isFinite(e.pointing) ? `${f(100 * e.pointing, 1)} %` : '–'}`

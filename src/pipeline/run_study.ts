@@ -22,6 +22,9 @@ import { datasetForModel } from '../models/input_normalization.js';
 import { unsupportedReason } from '../attribution/registry.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import type { SanityResult } from '../eval/sanity_check.js';
+import { type FaithfulnessSettings, type SanitySettings, teacherSanity } from './evaluate_faithfulness.js';
 import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
 import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
@@ -58,6 +61,10 @@ export interface StudyPreset {
   readonly testLimit?: number;
   /** Sizes for other families than the preset's (`apc run --arch resnet18|mobilenetv2`), measured per family. */
   readonly families?: Partial<Record<ModelConfig['kind'], FamilySizing>>;
+  /** Deletion/insertion faithfulness of every final model's maps (undefined = not computed). */
+  readonly faithfulness?: FaithfulnessSettings;
+  /** Cascading parameter-randomisation sanity check on the teacher (undefined = not run). */
+  readonly sanity?: SanitySettings;
 }
 
 /** A family's own teacher and student widths and recipes, and pruning recipes, within a preset. */
@@ -103,6 +110,9 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     // The paper's four attribution methods.
     methods: ['gradcam', 'lrp', 'ebp', 'rap'],
     testLimit: 300,
+    // a subset keeps `npm start` within budget (README): 64 pairs per model and method, 10 % steps
+    faithfulness: { nPairs: 64, steps: 10 },
+    sanity: { nPairs: 16 },
     // `--arch resnet18` runs the same sizes (ResNet-18/8 teacher, /16 students). MobileNetV2 learns
     // far more slowly per epoch (dataset_presets.ts) and its 8×8 small-input layout costs more per
     // image: a /4 teacher for 8 epochs, /8 students for 4 (10 and 5 took ~27 min on 2 cores).
@@ -126,6 +136,8 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     },
     methods: ['gradcam'],
     testLimit: 24,
+    faithfulness: { nPairs: 8, steps: 4 },
+    sanity: { nPairs: 4, maxSteps: 4 },
   },
   full: {
     name: 'full',
@@ -139,12 +151,16 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
       beta: DEFAULT_BETA,
     },
     methods: ['gradcam', 'lrp', 'rap', 'ebp', 'ig', 'smoothgrad', 'gradxinput'],
+    faithfulness: { nPairs: 256, steps: 20 },
+    sanity: { nPairs: 32 },
   },
 };
 
 type AttributionRow = {
   auc: number; pointing: number; nCounted: number; nMissed: number;
   agreement: { cosine: number; spearman: number; topkIoU: number; n: number };
+  /** Deletion/insertion AUCs and mean curves (absent in results written before they existed). */
+  faithfulness?: FaithfulnessResult;
 };
 
 export interface ResultRow {
@@ -212,6 +228,11 @@ export interface StudyResults {
   arch?: string;
   /** Rows and methods the study left out, and why (a method without a rule for one of the graph's ops). */
   skipped?: { what: string; reason: string }[];
+  /**
+   * Cascading parameter-randomisation check of each method on the teacher (eval/sanity_check.ts):
+   * Spearman of the maps before vs after each step, and whether the method passes.
+   */
+  sanity?: Record<string, SanityResult>;
   stages: { name: string; seconds: number }[];
 }
 
@@ -243,6 +264,7 @@ function attributionRows(ev: ModelEvaluation): Record<string, AttributionRow> {
       auc: e.auc, pointing: e.pointing, nCounted: e.localization.nCounted, nMissed: e.localization.nMissed,
       agreement: e.agreement ? { cosine: e.agreement.cosine, spearman: e.agreement.spearman, topkIoU: e.agreement.topkIoU, n: e.agreement.n }
         : { cosine: 1, spearman: 1, topkIoU: 1, n: e.localization.nCounted },
+      ...(e.faithfulness ? { faithfulness: e.faithfulness } : {}),
     };
   }
   return attribution;
@@ -396,7 +418,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const pairs = maskPairs(data, split, preset.testLimit);
   const teacherMaps = new Map<string, PairMaps>();
   for (const m of methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
+  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet,
+    faithfulness: preset.faithfulness, seed };
   const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, ownMaps: teacherMaps, label: 'teacher' }), t.bestDir, t.seconds)];
   for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
   const series: PruningSeries[] = [];
@@ -411,7 +434,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
       const ev = r === p.rounds.at(-1)
         ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
         : await withCheckpoint(dir, async (net) => {
-          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods, label: `${p.name} round ${r.round}` });
+          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods, faithfulness: undefined, label: `${p.name} round ${r.round}` });
           return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
         });
       points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,
@@ -421,10 +444,18 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   }
   stages.push({ name: 'evaluate', seconds: (Date.now() - evalStart) / 1000 });
   log(`evaluate: ${models.length} models × ${methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
+  let sanity: StudyResults['sanity'];
+  if (preset.sanity && methods.length > 0) {
+    const sanityStart = Date.now();
+    sanity = teacherSanity(t.net, data, split, pairs, teacherMaps.get(methods[0])!.logits, methods, preset.sanity, seed);
+    const seconds = (Date.now() - sanityStart) / 1000;
+    stages.push({ name: 'sanity', seconds });
+    log(`sanity: ${Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (Spearman ${r.layers.at(-1)?.spearman.toFixed(2)} fully random)`).join(' · ')} · ${seconds.toFixed(0)} s`);
+  }
 
   const results: StudyResults = {
     dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
-    arch, ...(skipped.length ? { skipped } : {}),
+    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}),
   };
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
@@ -449,24 +480,44 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   return results;
 }
 
+export interface ResultsTableOptions {
+  /** Add deletion and insertion AUC columns and the teacher's sanity-check line (`--faithfulness`). */
+  readonly faithfulness?: boolean;
+}
+
 /** Plain-text table of a study's rows (one attribution method), then the sparsity series. */
-export function formatResultsTable(results: StudyResults, method = 'gradcam'): string {
+export function formatResultsTable(results: StudyResults, method = 'gradcam', options: ResultsTableOptions = {}): string {
   const header = ['model', 'params', 'sparsity', 'MFLOPs', 'mAP', 'F1', `${method} AUC`, 'pointing', 'cosine', 'spearman', 'top15%IoU'];
+  if (options.faithfulness) header.push('deletion', 'insertion');
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
     return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
       f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
-      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3)];
+      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3),
+      ...(options.faithfulness ? [f(a?.faithfulness?.deletionAuc, 3), f(a?.faithfulness?.insertionAuc, 3)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  if (options.faithfulness) {
+    const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
+    const most = Math.max(0, ...results.models.map((m) => m.attribution[method]?.faithfulness?.nPairs ?? 0));
+    if (fa) table.push('', `deletion/insertion: AUC of σ(z_c) over ${fa.steps} steps (${fa.baseline} baseline, up to ${most} predicted pairs per model); deletion lower is better, insertion higher`);
+    if (results.sanity && Object.keys(results.sanity).length > 0) table.push(formatSanity(results.sanity));
+  }
   for (const s of results.series ?? []) {
     const pts = s.points.map((p) => `${f(100 * p.sparsity, 1)} %: mAP ${f(p.mAP, 1)}, cosine ${f(p.attribution[method]?.agreement.cosine, 3)}`);
     table.push('', `${s.name} by round — ${pts.join(' · ')}`);
   }
   return table.join('\n');
+}
+
+/** One line: which methods pass the teacher's sanity check, with the Spearman of the fully random network. */
+export function formatSanity(sanity: Readonly<Record<string, SanityResult>>): string {
+  const parts = Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (${r.layers.at(-1)?.spearman.toFixed(2) ?? '–'})`);
+  const threshold = Object.values(sanity)[0]?.threshold;
+  return `sanity check (teacher, Spearman before/after randomising every block, pass < ${threshold ?? '–'}): ${parts.join(' · ')}`;
 }
 
 function backendDetail(): string | undefined {
