@@ -10,7 +10,7 @@ import { DATASET_KINDS } from '../data/registry.js';
 import { ATTRIBUTION_ALIASES, kinds as attributionKinds } from '../attribution/registry.js';
 import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
 import { explainCommand } from './explain_command.js';
-import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
+import { addEvaluationOptions, compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
@@ -95,7 +95,7 @@ export function buildProgram(): Command {
       await compressCommand(opts);
     });
 
-  program.command('evaluate')
+  addEvaluationOptions(program.command('evaluate'))
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
     .requiredOption('--model <model>', MODEL_HELP)
     .option('--teacher <model>', 'teacher for attribution agreement (checkpoint, .onnx or model.json)')
@@ -130,7 +130,7 @@ export function buildProgram(): Command {
       await explainCommand(opts);
     });
 
-  program.command('run')
+  addEvaluationOptions(program.command('run'))
     .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
     .option('--data <spec>', DATA_HELP, 'shapes')
