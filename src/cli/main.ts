@@ -13,6 +13,7 @@ import { explainCommand } from './explain_command.js';
 import { addEvaluationOptions, compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
+import { registerVerify } from './verify_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
 import { ARCHS } from '../models/model_config.js';
 import { TEMPLATES } from '../models/import/torchvision_templates.js';
@@ -198,6 +199,7 @@ export function buildProgram(): Command {
       await predictCommand(opts);
     });
 
+  registerVerify(program);
   return program;
 }
 
@@ -217,9 +219,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`apc: error: ${msg}\n`);
+    // a command may choose its exit code (apc verify: 1 a check failed, 2 bad input)
+    const code = (err as { exitCode?: unknown }).exitCode;
+    if (!(err as { alreadyPrinted?: boolean }).alreadyPrinted) process.stderr.write(`apc: error: ${msg}\n`);
     if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    return typeof code === 'number' && code > 0 ? code : 1;
   } finally {
     const skipped = commandBadInputLog.summary();
     if (skipped) process.stderr.write(`apc: ${skipped}\n`);
