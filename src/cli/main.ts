@@ -10,10 +10,11 @@ import { DATASET_KINDS } from '../data/registry.js';
 import { ATTRIBUTION_ALIASES, kinds as attributionKinds } from '../attribution/registry.js';
 import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
 import { explainCommand } from './explain_command.js';
-import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
+import { addEvaluationOptions, compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
 import { registerViewerCommand } from './viewer_command.js';
+import { registerVerify } from './verify_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
 import { ARCHS } from '../models/model_config.js';
 import { TEMPLATES } from '../models/import/torchvision_templates.js';
@@ -96,7 +97,7 @@ export function buildProgram(): Command {
       await compressCommand(opts);
     });
 
-  program.command('evaluate')
+  addEvaluationOptions(program.command('evaluate'))
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
     .requiredOption('--model <model>', MODEL_HELP)
     .option('--teacher <model>', 'teacher for attribution agreement (checkpoint, .onnx or model.json)')
@@ -133,7 +134,7 @@ export function buildProgram(): Command {
       await explainCommand(opts);
     });
 
-  program.command('run')
+  addEvaluationOptions(program.command('run'))
     .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
     .option('--data <spec>', DATA_HELP, 'shapes')
@@ -203,6 +204,7 @@ export function buildProgram(): Command {
     });
 
   registerViewerCommand(program);
+  registerVerify(program);
   return program;
 }
 
@@ -222,9 +224,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`apc: error: ${msg}\n`);
+    // a command may choose its exit code (apc verify: 1 a check failed, 2 bad input)
+    const code = (err as { exitCode?: unknown }).exitCode;
+    if (!(err as { alreadyPrinted?: boolean }).alreadyPrinted) process.stderr.write(`apc: error: ${msg}\n`);
     if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    return typeof code === 'number' && code > 0 ? code : 1;
   } finally {
     const skipped = commandBadInputLog.summary();
     if (skipped) process.stderr.write(`apc: ${skipped}\n`);

@@ -78,7 +78,7 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
     loss(net, batch, rng) {
       const captures = useMatching ? matchingCaptures(matching, net, true) : [];
       if (!dropoutMask && net.dropoutRate > 0) dropoutMask = tf.keep(net.dropoutMask(batch.x.shape[0], rng));
-      const s = net.forward(batch.x, { training: true, dropoutMask, capture: captures });
+      const s = net.forward(batch.x, { training: true, dropoutMask, rng, capture: captures });
       const label = multiLabelSoftMargin(s.logits, batch.y);
       const parts: Record<string, tf.Scalar> = { label };
       let total: tf.Scalar = label;

@@ -25,7 +25,11 @@ import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
 import type { FaithfulnessResult } from '../eval/faithfulness.js';
 import type { SanityResult } from '../eval/sanity_check.js';
 import { type FaithfulnessSettings, type SanitySettings, teacherSanity } from './evaluate_faithfulness.js';
-import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
+import {
+  type AgreementPairSet, computePairMaps, evaluateModel, maskPairs, type MethodEvaluation, type MethodRecords, type ModelEvaluation, teacherAgreementMaps,
+} from './evaluate_model.js';
+import type { Summary } from '../eval/agreement.js';
+import { DEFAULT_TOPK_PERCENTS, HEADLINE_TOPK_PERCENT } from '../eval/localization.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
 import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
@@ -156,9 +160,26 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
   },
 };
 
+/** Agreement with the teacher (evaluation spec §3): means, medians, top-k IoU at every percent, tallies. */
+export type AgreementRow = {
+  /** Means over the pairs used; `topkIoU` at the headline 15 %. */
+  cosine: number; spearman: number; topkIoU: number; n: number;
+  /** Pair set: 'bothPositive' (default) or 'teacherTop1' (`--agreement-pairs teacher-top1`). */
+  pairs?: AgreementPairSet;
+  /** Mean normalised peak distance (÷ image diagonal). */
+  peakDistance?: number;
+  median?: { cosine: number; spearman: number; topkIoU: number; peakDistance: number };
+  /** Keyed by percent: '5', '10', '15', '20'. */
+  topkIoUByPercent?: Record<string, { mean: number; median: number }>;
+  /** Pairs with a non-finite map; pairs left out by the both-positive rule; pairs with a constant map (no Spearman). */
+  nNonFinite?: number; nSkipped?: number; nConstant?: number;
+};
+
 type AttributionRow = {
   auc: number; pointing: number; nCounted: number; nMissed: number;
-  agreement: { cosine: number; spearman: number; topkIoU: number; n: number };
+  /** Median AUC over the pairs `auc` averages; counted pairs with a non-finite map; with an undefined AUC. */
+  medianAUC?: number; nNonFinite?: number; nDegenerate?: number;
+  agreement: AgreementRow;
   /** Deletion/insertion AUCs and mean curves (absent in results written before they existed). */
   faithfulness?: FaithfulnessResult;
 };
@@ -187,6 +208,8 @@ export interface ResultRow {
   f1: number;
   prediction: Record<string, number>;
   attribution: Record<string, AttributionRow>;
+  /** Cosine of the teacher's and this model's SWA maps at the matched layer (spec §3); absent on the teacher's row. */
+  matchedMapCosine?: Summary;
   checkpoint: string;
   trainSeconds: number;
 }
@@ -233,7 +256,16 @@ export interface StudyResults {
    * Spearman of the maps before vs after each step, and whether the method passes.
    */
   sanity?: Record<string, SanityResult>;
+  /** Evaluation options the study ran with (pointing tolerance, void as background, agreement pairs). */
+  evaluation?: StudyEvaluationOptions;
   stages: { name: string; seconds: number }[];
+}
+
+/** Evaluation options of a study (`apc run --pointing-tolerance --void-as-background --agreement-pairs`). */
+export interface StudyEvaluationOptions {
+  readonly pointingTolerancePx: number;
+  readonly voidAsBackground: boolean;
+  readonly agreementPairs: AgreementPairSet;
 }
 
 export interface RunStudyOptions {
@@ -251,19 +283,41 @@ export interface RunStudyOptions {
   quiet?: boolean;
   /** Called after each stage with a one-line summary. */
   log?: (line: string) => void;
+  /** Localisation and agreement options (default: exact pointing, void excluded, both-positive pairs). */
+  evaluation?: Partial<StudyEvaluationOptions>;
+  /** Write every final model's per-pair records (localisation, agreement) to this JSON file. */
+  recordsFile?: string;
 }
 
 function matchName(matching: MatchingConfig | undefined): string {
   return matching?.kind === 'swa' ? 'wcam' : matching?.kind ?? 'none';
 }
 
-function attributionRows(ev: ModelEvaluation): Record<string, AttributionRow> {
+function agreementRow(a: NonNullable<MethodEvaluation['agreement']>): AgreementRow {
+  const r = a.report;
+  const topkIoUByPercent: Record<string, { mean: number; median: number }> = {};
+  for (const [pct, t] of Object.entries(r.topkIoU)) topkIoUByPercent[pct] = { mean: t.mean, median: t.median };
+  return {
+    cosine: a.cosine, spearman: a.spearman, topkIoU: a.topkIoU, n: a.n, pairs: a.pairs, peakDistance: r.peakDistance.mean,
+    median: { cosine: r.cosine.median, spearman: r.spearman.median, topkIoU: r.topkIoU[HEADLINE_TOPK_PERCENT]?.median ?? NaN, peakDistance: r.peakDistance.median },
+    topkIoUByPercent, nNonFinite: r.nNonFinite, nSkipped: r.nSkipped, nConstant: r.spearman.nConstant,
+  };
+}
+
+/** The teacher's agreement with itself: trivially 1 (distance 0) on its counted pairs. */
+function selfAgreementRow(n: number, pairs: AgreementPairSet): AgreementRow {
+  const topkIoUByPercent = Object.fromEntries(DEFAULT_TOPK_PERCENTS.map((p) => [String(p), { mean: 1, median: 1 }]));
+  return { cosine: 1, spearman: 1, topkIoU: 1, n, pairs, peakDistance: 0, median: { cosine: 1, spearman: 1, topkIoU: 1, peakDistance: 0 },
+    topkIoUByPercent, nNonFinite: 0, nSkipped: 0, nConstant: 0 };
+}
+
+function attributionRows(ev: ModelEvaluation, pairs: AgreementPairSet = 'bothPositive'): Record<string, AttributionRow> {
   const attribution: Record<string, AttributionRow> = {};
   for (const [m, e] of Object.entries(ev.attribution)) {
+    const l = e.localization;
     attribution[m] = {
-      auc: e.auc, pointing: e.pointing, nCounted: e.localization.nCounted, nMissed: e.localization.nMissed,
-      agreement: e.agreement ? { cosine: e.agreement.cosine, spearman: e.agreement.spearman, topkIoU: e.agreement.topkIoU, n: e.agreement.n }
-        : { cosine: 1, spearman: 1, topkIoU: 1, n: e.localization.nCounted },
+      auc: e.auc, medianAUC: l.medianAUC, pointing: e.pointing, nCounted: l.nCounted, nMissed: l.nMissed, nNonFinite: l.nNonFinite, nDegenerate: l.nDegenerate,
+      agreement: e.agreement ? agreementRow(e.agreement) : selfAgreementRow(l.nCounted, pairs),
       ...(e.faithfulness ? { faithfulness: e.faithfulness } : {}),
     };
   }
@@ -280,11 +334,12 @@ async function sizeFields(net: GraphNet, checkpoint: string): Promise<Pick<Resul
   };
 }
 
-async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: GraphNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): Promise<ResultRow> {
+async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: GraphNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number,
+  pairs: AgreementPairSet = 'bothPositive'): Promise<ResultRow> {
   return {
     name, compression, match: matchName(matching), beta: matching?.beta ?? 0, stochastic: matching?.stochastic ?? 0,
-    ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev),
-    checkpoint, trainSeconds,
+    ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev, pairs),
+    ...(ev.matchedMapCosine ? { matchedMapCosine: ev.matchedMapCosine } : {}), checkpoint, trainSeconds,
   };
 }
 
@@ -416,15 +471,31 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const splits = evalSplitsOf(data);
   const split = splits.localization;
   const pairs = maskPairs(data, split, preset.testLimit);
-  const teacherMaps = new Map<string, PairMaps>();
-  for (const m of methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet,
+  const evaluation: StudyEvaluationOptions = { pointingTolerancePx: opts.evaluation?.pointingTolerancePx ?? 0,
+    voidAsBackground: opts.evaluation?.voidAsBackground ?? false, agreementPairs: opts.evaluation?.agreementPairs ?? 'bothPositive' };
+  const keepRecords = opts.recordsFile !== undefined;
+  const records: { name: string; records: Record<string, MethodRecords> }[] = [];
+  const evaluated = (name: string, ev: ModelEvaluation) => {
+    if (ev.records) records.push({ name, records: ev.records });
+    return ev;
+  };
+  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, quiet: opts.quiet,
+    localization: { pointingTolerancePx: evaluation.pointingTolerancePx, voidAsBackground: evaluation.voidAsBackground }, agreementPairs: evaluation.agreementPairs,
     faithfulness: preset.faithfulness, seed };
-  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, ownMaps: teacherMaps, label: 'teacher' }), t.bestDir, t.seconds)];
-  for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
+  const teacherMaps = await teacherAgreementMaps(t.net, evalOpts);
+  // the teacher's own localisation maps are its agreement maps on the default pair set
+  const teacherOwn = evaluation.agreementPairs === 'bothPositive' ? { ownMaps: teacherMaps } : {};
+  const studentOpts = { ...evalOpts, teacherMaps, teacherNet: t.net };
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net,
+    evaluated('teacher', await evaluateModel(t.net, { ...evalOpts, ...teacherOwn, keepRecords, label: 'teacher' })), t.bestDir, t.seconds, evaluation.agreementPairs)];
+  for (const s of students) {
+    models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net,
+      evaluated(s.variant.name, await evaluateModel(s.net, { ...studentOpts, keepRecords, label: s.variant.name })), s.dir, s.seconds));
+  }
   const series: PruningSeries[] = [];
   for (const p of pruned) {
-    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, { ...evalOpts, label: p.name }), p.dir, p.seconds));
+    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net,
+      evaluated(p.name, await evaluateModel(net, { ...studentOpts, keepRecords, label: p.name })), p.dir, p.seconds));
     models.push(final);
     if (!p.rounds) continue;
     const seriesMethods = (preset.prune?.seriesMethods ?? methods.slice(0, 1)).filter((m) => methods.includes(m));
@@ -434,7 +505,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
       const ev = r === p.rounds.at(-1)
         ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
         : await withCheckpoint(dir, async (net) => {
-          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods, faithfulness: undefined, label: `${p.name} round ${r.round}` });
+          const e = await evaluateModel(net, { ...studentOpts, teacherNet: undefined, faithfulness: undefined, methods: seriesMethods, label: `${p.name} round ${r.round}` });
           return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
         });
       points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,
@@ -447,7 +518,9 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   let sanity: StudyResults['sanity'];
   if (preset.sanity && methods.length > 0) {
     const sanityStart = Date.now();
-    sanity = teacherSanity(t.net, data, split, pairs, teacherMaps.get(methods[0])!.logits, methods, preset.sanity, seed);
+    // the teacher's logits on the localisation pairs: its agreement maps hold them unless agreement uses teacher-top-1 pairs
+    const logits = evaluation.agreementPairs === 'bothPositive' ? teacherMaps.get(methods[0])!.logits : computePairMaps(t.net, data, split, pairs, methods[0]).logits;
+    sanity = teacherSanity(t.net, data, split, pairs, logits, methods, preset.sanity, seed);
     const seconds = (Date.now() - sanityStart) / 1000;
     stages.push({ name: 'sanity', seconds });
     log(`sanity: ${Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (Spearman ${r.layers.at(-1)?.spearman.toFixed(2)} fully random)`).join(' · ')} · ${seconds.toFixed(0)} s`);
@@ -455,8 +528,9 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
 
   const results: StudyResults = {
     dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
-    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}),
+    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}), evaluation,
   };
+  if (opts.recordsFile) await writeJsonFile(opts.recordsFile, { dataset: data.info.name, splits, evaluation, models: records });
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
   // OUT/report.html from these results. Self-contained block: its imports are dynamic.

@@ -171,6 +171,7 @@ export async function trainStep(net: GraphNet, objective: Objective, optimizer: 
     for (const p of Object.values(r.parts)) tf.keep(p);
     return r.loss;
   }, vars);
+  reportMissingGradients(vars, grads);
   optimizer.step(vars, grads);
   net.updateMovingStatistics(kept!.stats);
   const loss = (await value.data())[0];
@@ -179,6 +180,29 @@ export async function trainStep(net: GraphNet, objective: Objective, optimizer: 
   tf.dispose([value, ...Object.values(grads), ...Object.values(kept!.parts), ...kept!.stats.flatMap((st) => [st.mean, st.variance])]);
   objective.afterStep?.();
   return { loss, parts };
+}
+
+const reportedWithoutGradient = new Set<string>();
+
+/**
+ * Warns (once per variable) about trainable variables the loss gave no gradient: the optimiser
+ * leaves them unchanged, which is almost always a disconnected layer rather than intent.
+ * Returns the weight names without a gradient this step.
+ */
+export function reportMissingGradients(vars: readonly tf.Variable[], grads: tf.NamedTensorMap,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): string[] {
+  const without = vars.filter((v) => grads[v.name] === undefined);
+  const fresh = without.filter((v) => !reportedWithoutGradient.has(v.name)).map((v) => {
+    reportedWithoutGradient.add(v.name);
+    return weightName(v);
+  });
+  if (fresh.length) warn(`apc: warning: trainable variable${fresh.length > 1 ? 's' : ''} ${fresh.map((n) => `'${n}'`).join(', ')} got no gradient from the loss and ${fresh.length > 1 ? 'are' : 'is'} not updated`);
+  return without.map(weightName);
+}
+
+/** `conv1_1/kernel` for a GraphNet variable ('apc:conv1_1/kernel#12'); other names as they are. */
+function weightName(v: tf.Variable): string {
+  return /^apc:(.+)#\d+$/.exec(v.name)?.[1] ?? v.name;
 }
 
 /** Plain label objective: training-mode forward and multi-label soft-margin loss. */
