@@ -108,7 +108,9 @@ export async function replaceDirectory(dir: string, fill: (staged: string) => Pr
   const { staged, old } = directorySwapPaths(dir);
   await recoverDirectory(dir);
   try {
-    await fileOps.rm(staged, { recursive: true, force: true });
+    await fileOps.rm(staged, { recursive: true, force: true }).catch((err) => {
+      throw new FileWriteError(`cannot clear the staging directory ${staged}: ${errMessage(err)}`, staged, { cause: err });
+    });
     await fill(staged);
   } catch (err) {
     await fileOps.rm(staged, { recursive: true, force: true }).catch(() => undefined);

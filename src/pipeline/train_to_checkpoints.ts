@@ -117,9 +117,12 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     },
     checkpoint: async (which, n, state, optimizer) => {
       const buffers = which === 'last' ? optimizer.state(n.trainableVariables()) : undefined;
+      const dir = which === 'best' ? paths.best : paths.last;
       try {
         // the whole directory at once: a kill mid-save leaves the previous checkpoint loadable
-        await replaceDirectory(which === 'best' ? paths.best : paths.last, (staged) => saveNet(staged, n, meta(state, which), buffers));
+        await replaceDirectory(dir, (staged) => saveNet(staged, n, meta(state, which), buffers));
+      } catch (err) {
+        throw new Error(`${opts.label}: cannot save checkpoint ${dir} (the previous one is kept): ${(err as Error).message}`, { cause: err });
       } finally {
         if (buffers) tf.dispose(buffers);
       }
