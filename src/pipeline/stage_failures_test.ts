@@ -68,6 +68,7 @@ test('a NaN sample stops the stage naming stage, epoch, step and samples; OUT/la
     const d = poisoned(() => poison);
     const good = await firstEpoch(out, d);
     poison = true;
+    const tensors = tf.memory().numTensors;
     await assert.rejects(trainTeacher({ data: d, config, recipe: { ...recipe, epochs: 2 }, seed: 0, outDir: out, resume: true, quiet: true }),
       (err: unknown) => {
         assert.ok(err instanceof NonFiniteError, String(err));
@@ -76,6 +77,7 @@ test('a NaN sample stops the stage naming stage, epoch, step and samples; OUT/la
         assert.ok(err.where.samples.includes(POISONED));
         return true;
       });
+    assert.equal(tf.memory().numTensors, tensors, 'the failed stage leaks no tensor');
     assert.deepEqual(readFileSync(join(out, 'last', 'weights.bin')), good, 'OUT/last untouched');
     assert.equal(trainState(out).epoch, 1);
     (await loadNet(join(out, 'last'))).net.dispose();
@@ -112,6 +114,7 @@ for (const code of ['ENOSPC', 'EROFS'] as const) {
       setFileOpsForTesting(code === 'ENOSPC'
         ? { open: (path, flags, mode) => (flags === 'wx' ? fail('open')(path) : fsp.open(path, flags, mode)) }
         : { open: (path, flags, mode) => (flags === 'wx' ? fail('open')(path) : fsp.open(path, flags, mode)), mkdir: fail('mkdir'), rename: fail('rename'), rm: fail('rm'), unlink: fail('unlink') });
+      const tensors = tf.memory().numTensors;
       try {
         await assert.rejects(trainTeacher({ data, config, recipe: { ...recipe, epochs: 2 }, seed: 0, outDir: out, resume: true, quiet: true }),
           (err: unknown) => {
@@ -123,6 +126,7 @@ for (const code of ['ENOSPC', 'EROFS'] as const) {
       } finally {
         setFileOpsForTesting();
       }
+      assert.equal(tf.memory().numTensors, tensors, 'the failed stage leaks no tensor');
       assert.deepEqual(readFileSync(join(out, 'last', 'weights.bin')), good);
       assert.equal(trainState(out).epoch, 1);
       (await loadNet(join(out, 'last'))).net.dispose();

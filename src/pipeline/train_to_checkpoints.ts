@@ -105,31 +105,36 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     provenance: { apc: APC_VERSION, backend: currentBackend()?.name, savedAt: new Date().toISOString(), ...opts.provenance },
   });
   const optimizer = opts.optimizer?.(net);
-  const report = await fit(net, opts.objective(net), {
-    optimizer,
-    data: opts.data, epochs: r.epochs, batchSize: r.batchSize, seed: opts.seed,
-    sgd: { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay }, lrMilestones: r.lrMilestones,
-    augment: r.augment ?? undefined, trainLimit: r.trainLimit, label: opts.label, quiet: opts.quiet, selectBy: 'mAP', resume,
-    onNonFinite: opts.onNonFinite,
-    evaluate: async (n) => {
-      const m = await evaluatePredictions(n, opts.data, 'val', { limit: r.valLimit });
-      return { mAP: m.mAP, F1: m.F1 };
-    },
-    checkpoint: async (which, n, state, optimizer) => {
-      const buffers = which === 'last' ? optimizer.state(n.trainableVariables()) : undefined;
-      const dir = which === 'best' ? paths.best : paths.last;
-      try {
-        // the whole directory at once: a kill mid-save leaves the previous checkpoint loadable
-        await replaceDirectory(dir, (staged) => saveNet(staged, n, meta(state, which), buffers));
-      } catch (err) {
-        throw new Error(`${opts.label}: cannot save checkpoint ${dir} (the previous one is kept): ${(err as Error).message}`, { cause: err });
-      } finally {
-        if (buffers) tf.dispose(buffers);
-      }
-    },
-  });
-  optimizer?.dispose();
-  net.dispose();
+  let report: Awaited<ReturnType<typeof fit>>;
+  try {
+    report = await fit(net, opts.objective(net), {
+      optimizer,
+      data: opts.data, epochs: r.epochs, batchSize: r.batchSize, seed: opts.seed,
+      sgd: { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay }, lrMilestones: r.lrMilestones,
+      augment: r.augment ?? undefined, trainLimit: r.trainLimit, label: opts.label, quiet: opts.quiet, selectBy: 'mAP', resume,
+      onNonFinite: opts.onNonFinite,
+      evaluate: async (n) => {
+        const m = await evaluatePredictions(n, opts.data, 'val', { limit: r.valLimit });
+        return { mAP: m.mAP, F1: m.F1 };
+      },
+      checkpoint: async (which, n, state, optimizer) => {
+        const buffers = which === 'last' ? optimizer.state(n.trainableVariables()) : undefined;
+        const dir = which === 'best' ? paths.best : paths.last;
+        try {
+          // the whole directory at once: a kill mid-save leaves the previous checkpoint loadable
+          await replaceDirectory(dir, (staged) => saveNet(staged, n, meta(state, which), buffers));
+        } catch (err) {
+          throw new Error(`${opts.label}: cannot save checkpoint ${dir} (the previous one is kept): ${(err as Error).message}`, { cause: err });
+        } finally {
+          if (buffers) tf.dispose(buffers);
+        }
+      },
+    });
+  } finally {
+    // also when the stage fails (non-finite values, a full disk, a signal): the checkpoints stay
+    optimizer?.dispose();
+    net.dispose();
+  }
   const signal = interruptSignal();
   if (signal) throw new InterruptedError(`${opts.label}: stopped by ${signal} after the stage completed (${paths.last}); rerun with --resume to continue`, signal);
   if (!existsSync(paths.best)) throw new Error(`${opts.label}: no epoch produced a finite val mAP, so ${paths.best} was never written`);

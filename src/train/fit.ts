@@ -117,9 +117,17 @@ export function fit(net: GraphNet, objective: Objective, opts: FitOptions): Prom
 }
 
 async function fitLoop(net: GraphNet, objective: Objective, opts: FitOptions): Promise<FitReport> {
+  const optimizer = opts.optimizer ?? new SgdMomentum({ ...opts.sgd });
+  try {
+    return await fitWith(net, objective, optimizer, opts);
+  } finally {
+    if (!opts.optimizer) optimizer.dispose();
+  }
+}
+
+async function fitWith(net: GraphNet, objective: Objective, optimizer: SgdMomentum, opts: FitOptions): Promise<FitReport> {
   const started = Date.now();
   const vars = net.trainableVariables();
-  const optimizer = opts.optimizer ?? new SgdMomentum({ ...opts.sgd });
   if (opts.resume?.optimizerState) {
     optimizer.setState(vars, opts.resume.optimizerState);
     tf.dispose(opts.resume.optimizerState);
@@ -212,7 +220,6 @@ async function fitLoop(net: GraphNet, objective: Objective, opts: FitOptions): P
     if (opts.maxSteps !== undefined && totalSteps >= opts.maxSteps) break;
   }
   if (state.skippedBatches) process.stderr.write(`${label}: ${state.skippedBatches} batch(es) skipped for a non-finite loss or gradient\n`);
-  if (!opts.optimizer) optimizer.dispose();
   return { state, seconds: (Date.now() - started) / 1000, steps: totalSteps };
 }
 
