@@ -109,6 +109,9 @@ test('apc train and apc compress killed at several points resume to bit-identica
   };
   const trainLogs = await jobs.train;
   assert.match(trainLogs.at(-1)!, /resuming from .*: in epoch 2 after step \d/);
+  // a SIGKILLed run leaves its lock behind, taken over by the restart; SIGTERM releases it
+  assert.match(trainLogs[1], /taking over the stale lock .*\.apc\.lock of pid \d+ .*that process no longer exists/);
+  assert.doesNotMatch(trainLogs[3], /stale lock/);
   for (const which of ['last', 'best']) assert.deepEqual(weights(join(dir, 'train-x', which)), weights(join(teacher, which)), `train ${which}`);
 
   const [kdRef, kdLogs] = await Promise.all([jobs.kdRef, jobs.kd]);
