@@ -4,6 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeBackend, initBackend } from '../engine/backend.js';
+import { installInterruptHandlers, InterruptedError, signalExitCode } from '../engine/interrupt.js';
+import { DEFAULT_MAX_SKIPPED_BATCHES, NON_FINITE_POLICIES } from '../train/non_finite.js';
 import { APC_VERSION } from '../version.js';
 import { BadInputError, commandBadInputLog } from '../data/bad_input.js';
 import { DATASET_KINDS } from '../data/registry.js';
@@ -62,6 +64,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed (weights, order, augmentation, dropout)', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/teacher')
     .option('--resume', 'continue from OUT/last if it exists', false)
+    .addOption(new Option('--on-nonfinite <policy>', `a NaN/Infinity loss or gradient: stop the stage (keeping the last good checkpoint) or skip the batch (at most ${DEFAULT_MAX_SKIPPED_BATCHES} per stage)`).choices([...NON_FINITE_POLICIES]).default('stop'))
     .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
@@ -91,6 +94,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/student')
     .option('--resume', 'continue from OUT/last if it exists', false)
+    .addOption(new Option('--on-nonfinite <policy>', `a NaN/Infinity loss or gradient: stop the stage (keeping the last good checkpoint) or skip the batch (at most ${DEFAULT_MAX_SKIPPED_BATCHES} per stage)`).choices([...NON_FINITE_POLICIES]).default('stop'))
     .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
@@ -214,10 +218,15 @@ async function announceBackend(program: Command): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  installInterruptHandlers();
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`apc: ${err.message}\n`);
+      return signalExitCode(err.signal);
+    }
     if (err instanceof BadInputError) {
       // a dataset file that cannot be used: one line naming it, never a stack trace
       process.stderr.write(`apc: bad input: ${err.message}${err.skippable ? ' (--skip-bad leaves such entries out)' : ''}\n`);

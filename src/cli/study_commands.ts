@@ -17,6 +17,8 @@ import { type AgreementPairSet, type Conservation, evalSplitsFor, evaluateModel,
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import { acquireOutputLock } from '../engine/output_lock.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
@@ -35,6 +37,8 @@ export interface CompressFlags {
   importance?: string;
   /** Structured: print the channel groups (and write them to `json`) instead of pruning. */
   explainGroups?: boolean; json?: string;
+  /** A non-finite loss or gradient: stop (default) or skip the batch. */
+  onNonfinite?: NonFinitePolicy;
 }
 
 export async function compressCommand(f: CompressFlags): Promise<void> {
@@ -42,6 +46,15 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   if (f.explainGroups) return explainGroups(f);
   if (f.matchLayer !== undefined && f.match === 'none') throw new Error('--match-layer needs --match ewa or wcam');
+  const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
+  try {
+    await compressLocked(f);
+  } finally {
+    unlock();
+  }
+}
+
+async function compressLocked(f: CompressFlags): Promise<void> {
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
@@ -52,7 +65,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
     ...(f.matchLayer !== undefined ? { layer: f.matchLayer } : {}),
   });
-  const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
+  const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet, onNonFinite: f.onNonfinite };
   try {
     matchedLayers(matching, teacher); // an unknown --match-layer fails here, before training, listing the valid names
     if (f.method === 'kd') {
@@ -202,7 +215,8 @@ function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
 export async function runCommand(f: RunFlags): Promise<void> {
   const preset = STUDY_PRESETS[f.preset];
   if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
-  const init = f.init ? await loadModel(f.init) : undefined;
+  const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
+  const init = f.init ? await loadModel(f.init).catch((err) => { unlock(); throw err; }) : undefined;
   try {
     // the dataset's own size (64, VOC 227), or the initial model's
     const data = openDataset(f.data, { skipBad: f.skipBad, ...(init ? { imageSize: init.net.inputSize[0] } : {}) });
@@ -216,5 +230,6 @@ export async function runCommand(f: RunFlags): Promise<void> {
     process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
   } finally {
     init?.net.dispose();
+    unlock();
   }
 }

@@ -90,7 +90,8 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
       if (useMatching && target) {
         const m = matchingLoss(target, { net, activations: s.activations, training: true, dropoutMask: s.dropoutMask });
         parts.match = m;
-        const warm = opts.betaWarmupSteps ? Math.min(1, (step + 1) / opts.betaWarmupSteps) : 1;
+        // `fit` numbers the batches, so a resumed stage continues the ramp where it stopped
+        const warm = opts.betaWarmupSteps ? Math.min(1, ((batch.step ?? step) + 1) / opts.betaWarmupSteps) : 1;
         total = tf.add(total, tf.mul(m, matching.beta * warm));
       }
       return { loss: total, parts, stats: s.batchStats };

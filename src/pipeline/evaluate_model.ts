@@ -71,20 +71,26 @@ export interface Conservation {
   readonly mapRatio?: number;
   readonly relevanceRatio?: number;
   readonly mapSum?: number;
-  /** Pairs averaged (z_c > 0). */
+  /** Pairs averaged (z_c > 0 and a finite map and mass). */
   readonly n: number;
+  /** Pairs with z_c > 0 whose map or mass has NaN/±Inf: counted here, never averaged in (absent when 0). */
+  readonly nNonFinite?: number;
 }
 
 /** Conservation figures of one method's maps (undefined for methods that conserve nothing). */
 export function conservationOf(maps: PairMaps): Conservation | undefined {
-  const counted = [...maps.logits.keys()].filter((i) => maps.logits[i] > 0);
+  const positive = [...maps.logits.keys()].filter((i) => maps.logits[i] > 0);
+  const finite = (i: number) => maps.maps[i].every(Number.isFinite) && (!maps.mass || Number.isFinite(maps.mass[i]));
+  const counted = positive.filter(finite);
+  const nNonFinite = positive.length - counted.length;
+  const tally = nNonFinite ? { nNonFinite } : {};
   const mean = (f: (i: number) => number) => (counted.length ? counted.reduce((s, i) => s + f(i), 0) / counted.length : NaN);
   const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
   if (maps.method === 'lrp' || maps.method === 'rap') {
     const relevanceRatio = maps.mass ? mean((i) => maps.mass![i] / maps.logits[i]) : undefined;
-    return { mapRatio: mean((i) => sum(maps.maps[i]) / maps.logits[i]), ...(relevanceRatio === undefined ? {} : { relevanceRatio }), n: counted.length };
+    return { mapRatio: mean((i) => sum(maps.maps[i]) / maps.logits[i]), ...(relevanceRatio === undefined ? {} : { relevanceRatio }), n: counted.length, ...tally };
   }
-  if (maps.method === 'ebp' && maps.mass) return { mapSum: mean((i) => maps.mass![i]), n: counted.length };
+  if (maps.method === 'ebp' && maps.mass) return { mapSum: mean((i) => maps.mass![i]), n: counted.length, ...tally };
   return undefined;
 }
 
