@@ -3,24 +3,24 @@
  * writing a checkpoint out for TF.js or ONNX runtimes, and computing logits for scripts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { openDataset } from '../data/registry.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import { writeJsonFile } from '../engine/files.js';
 import { saveNet } from '../models/checkpoint.js';
-import { fileSystemIO } from '../models/checkpoint_io.js';
 import { writeOnnx } from '../models/export/onnx_export.js';
+import { writeTfjsExport } from '../models/export/tfjs_export.js';
+import { WEIGHT_QUANTIZATIONS, type WeightQuantization } from '../models/export/weight_quantization.js';
 import type { InputNormalization } from '../models/graph/graph_spec.js';
 import { importedNet } from '../models/import/imported_model.js';
 import { importModelFile, modelFileKind } from '../models/import/import_file.js';
 import { datasetForModel, describeNormalization, modelNormalization, withNormalization } from '../models/input_normalization.js';
 import { GraphNet } from '../models/graph/graph_net.js';
 import { IMAGENET_NORMALIZATION } from '../models/import/torchvision_templates.js';
-import { toLayersModel } from '../models/layers_export.js';
 import { loadModel } from '../models/load_model.js';
 import { predictImage, resizeImage } from '../report/explain.js';
 import { readImageFile } from '../report/image_file.js';
+import { formatBytes } from '../report/html_report.js';
 
 export interface ImportFlags {
   file: string;
@@ -83,10 +83,13 @@ export async function importCommand(f: ImportFlags): Promise<void> {
   }
 }
 
-export interface ExportFlags { model: string; format: string; out: string }
+export interface ExportFlags { model: string; format: string; out: string; quantize?: string }
 
 export async function exportCommand(f: ExportFlags): Promise<void> {
   if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
+  const quantize = f.quantize as WeightQuantization | undefined;
+  if (quantize !== undefined && !WEIGHT_QUANTIZATIONS.includes(quantize)) throw new Error(`--quantize must be ${WEIGHT_QUANTIZATIONS.join(' or ')}, got '${f.quantize}'`);
+  if (quantize !== undefined && f.format !== 'tfjs') throw new Error(`--quantize applies to --format tfjs (TF.js weight quantisation); ONNX export writes float32`);
   const loaded = await loadModel(f.model);
   // a model trained on a dataset leaves with that dataset's statistics as its input metadata
   const saved = loaded.meta.normalization as { mean?: number[]; std?: number[] } | undefined;
@@ -102,14 +105,10 @@ export async function exportCommand(f: ExportFlags): Promise<void> {
       process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}])\n`);
       return;
     }
-    const model = toLayersModel(net); // throws naming a node without an exact Keras form
-    try {
-      await mkdir(f.out, { recursive: true });
-      await model.save(fileSystemIO(f.out));
-    } finally {
-      model.dispose();
-    }
-    process.stdout.write(`${f.model} → ${f.out}/model.json + weights.bin (TF.js layers; tf.loadLayersModel, NHWC input [N, ${net.inputSize.join(', ')}, 3], logits [N, ${net.numClasses}])\n`);
+    const sizes = await writeTfjsExport(net, f.out, { quantize });
+    const stored = quantize ? `${quantize} weights (TF.js quantisation, dequantised on load)` : 'float32 weights';
+    process.stdout.write(`${f.model} → ${f.out}/model.json + weights.bin (TF.js layers; tf.loadLayersModel, NHWC input [N, ${net.inputSize.join(', ')}, 3], logits [N, ${net.numClasses}]; ${stored})\n`
+      + `weights.bin ${formatBytes(sizes.weights)} · gzip ${formatBytes(sizes.weightsGzip)} · model.json ${formatBytes(sizes.modelJson)}\n`);
   } finally {
     net.dispose();
   }

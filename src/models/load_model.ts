@@ -1,8 +1,9 @@
 /**
  * One loader for every flag that takes a model (`--model`, `--teacher`, `--compare`, `--init`): an
  * apc checkpoint directory, or a model file a user brings — `.onnx` (PyTorch export) or a TF.js /
- * Keras `model.json` — imported on the fly with its default input metadata (`apc import` writes a
- * checkpoint and lets you set it).
+ * Keras `model.json` (or a folder holding one and no apc.json, as `apc export --format tfjs` writes)
+ * — imported on the fly with its default input metadata (`apc import` writes a checkpoint and lets
+ * you set it).
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -21,6 +22,11 @@ export interface LoadedModel {
 
 /** Loads a checkpoint directory or imports a model file; errors name the path. */
 export async function loadModel(path: string): Promise<LoadedModel> {
+  // a directory without apc.json but with a model.json: an `apc export --format tfjs` folder (or
+  // any TF.js layers model), read as it ships (quantised weights dequantised as TF.js does)
+  if (existsSync(path) && statSync(path).isDirectory() && !existsSync(join(path, META_JSON)) && existsSync(join(path, 'model.json'))) {
+    path = join(path, 'model.json');
+  }
   if (existsSync(path) && statSync(path).isDirectory()) {
     const { net, meta } = await loadNet(path);
     return { net, meta, notes: [] };
