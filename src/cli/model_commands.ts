@@ -87,10 +87,13 @@ export interface ExportFlags { model: string; format: string; out: string; quant
 
 export async function exportCommand(f: ExportFlags): Promise<void> {
   if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
-  const quantize = f.quantize as WeightQuantization | undefined;
-  if (quantize !== undefined && !WEIGHT_QUANTIZATIONS.includes(quantize)) throw new Error(`--quantize must be ${WEIGHT_QUANTIZATIONS.join(' or ')}, got '${f.quantize}'`);
-  if (quantize !== undefined && f.format !== 'tfjs') throw new Error(`--quantize applies to --format tfjs (TF.js weight quantisation); ONNX export writes float32`);
+  if (f.quantize !== undefined && !WEIGHT_QUANTIZATIONS.includes(f.quantize as WeightQuantization)) throw new Error(`--quantize must be ${WEIGHT_QUANTIZATIONS.join(' or ')}, got '${f.quantize}'`);
+  if (f.quantize !== undefined && f.format !== 'tfjs') throw new Error(`--quantize applies to --format tfjs (TF.js weight quantisation); ONNX export writes float32`);
   const loaded = await loadModel(f.model);
+  // a quantisation-aware-trained checkpoint ships as the uint8 model it was trained as
+  const trainedAs = loaded.meta.quantization === 'uint8' ? 'uint8' : undefined;
+  if (trainedAs && f.quantize !== undefined && f.quantize !== trainedAs) process.stderr.write(`export: ${f.model} was trained for uint8 (QAT); --quantize ${f.quantize} writes a model it was not trained as\n`);
+  const quantize = (f.quantize ?? (f.format === 'tfjs' ? trainedAs : undefined)) as WeightQuantization | undefined;
   // a model trained on a dataset leaves with that dataset's statistics as its input metadata
   const saved = loaded.meta.normalization as { mean?: number[]; std?: number[] } | undefined;
   let net = loaded.net;

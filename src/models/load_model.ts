@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadNet, type NetMeta } from './checkpoint.js';
 import { META_JSON } from './checkpoint_io.js';
+import { UINT8_FAKE_QUANT } from './export/fake_quant.js';
 import type { GraphNet } from './graph/graph_net.js';
 import { type ImportedModel, importedNet } from './import/imported_model.js';
 import { importModelFile, isModelFile } from './import/import_file.js';
@@ -27,17 +28,21 @@ export async function loadModel(path: string): Promise<LoadedModel> {
   if (existsSync(path) && statSync(path).isDirectory() && !existsSync(join(path, META_JSON)) && existsSync(join(path, 'model.json'))) {
     path = join(path, 'model.json');
   }
-  if (existsSync(path) && statSync(path).isDirectory()) {
-    const { net, meta } = await loadNet(path);
-    return { net, meta, notes: [] };
-  }
+  if (existsSync(path) && statSync(path).isDirectory()) return checkpoint(path);
   // model.json inside an apc checkpoint: the checkpoint
-  if (basename(path) === 'model.json' && existsSync(join(dirname(path), META_JSON))) {
-    const { net, meta } = await loadNet(dirname(path));
-    return { net, meta, notes: [] };
-  }
+  if (basename(path) === 'model.json' && existsSync(join(dirname(path), META_JSON))) return checkpoint(dirname(path));
   if (!existsSync(path)) throw new Error(`${path} does not exist (expected a checkpoint directory, a .onnx file or a model.json)`);
   if (!isModelFile(path)) throw new Error(`${path} is neither a checkpoint directory nor a .onnx / model.json file (safetensors need a template: apc import FILE --template …)`);
   const imported: ImportedModel = await importModelFile(path, {});
   return { net: importedNet(imported), meta: {}, notes: imported.notes };
+}
+
+/**
+ * An apc checkpoint; a quantisation-aware-trained one (apc.json `quantization: 'uint8'`) is its
+ * uint8 model: the forward reads the weights as its uint8 export stores them (what it was trained as).
+ */
+async function checkpoint(dir: string): Promise<LoadedModel> {
+  const { net, meta } = await loadNet(dir);
+  const quantized = (meta as Record<string, unknown>).quantization === 'uint8';
+  return { net: quantized ? net.withWeightView(UINT8_FAKE_QUANT) : net, meta, notes: [] };
 }

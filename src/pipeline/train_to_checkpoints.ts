@@ -10,7 +10,7 @@ import { currentBackend } from '../engine/backend.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
 import { checkpointPaths } from '../models/checkpoint_io.js';
 import { loadNet, loadOptimizerState, saveNet } from '../models/checkpoint.js';
-import type { GraphNet } from '../models/graph/graph_net.js';
+import type { GraphNet, WeightView } from '../models/graph/graph_net.js';
 import { modelStats } from '../models/accounting.js';
 import type { AugmentOptions } from '../train/batches.js';
 import { fit, type Objective, type TrainState } from '../train/fit.js';
@@ -61,6 +61,11 @@ export interface StageOptions {
    * stay the caller's.
    */
   optimizer?: (net: GraphNet) => SgdMomentum;
+  /**
+   * Train (and select the best epoch) through this weight view of the network (fresh or resumed),
+   * e.g. QAT's fake quantisation; checkpoints hold the underlying float weights.
+   */
+  weightView?: WeightView;
 }
 
 export interface StageResult {
@@ -86,6 +91,7 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
   } else {
     net = opts.createNet();
   }
+  if (opts.weightView) net = net.withWeightView(opts.weightView);
   const r = opts.recipe;
   const meta = (state: TrainState, which: string) => ({
     ...opts.meta, which, dataset: opts.data.info.name, classNames: opts.data.info.classNames,

@@ -17,6 +17,7 @@
  * rows are permuted to (C, H, W) order and the flatten is a plain Flatten, exactly what PyTorch
  * writes for VGG; otherwise the map is Transpose(0, 2, 3, 1)'d to NHWC before the Flatten.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { GraphNet } from '../graph/graph_net.js';
 import { INPUT, type NodeSpec } from '../graph/graph_spec.js';
 import { isDepthwise } from '../graph/ops/conv2d.js';
@@ -118,8 +119,9 @@ class OnnxExporter {
   }
 
   private data(node: string, suffix: string): Float32Array {
-    // a copy: some backends hand out their own buffer
-    return Float32Array.from(this.net.weight(`${node}/${suffix}`).dataSync() as Float32Array);
+    // a copy (some backends hand out their own buffer) of the weight as the forward reads it: a
+    // QAT checkpoint's as its uint8 model has them
+    return tf.tidy(() => Float32Array.from(this.net.forwardWeight(`${node}/${suffix}`).dataSync() as Float32Array));
   }
 
   private init(name: string, dims: number[], data: Float32Array): string {
