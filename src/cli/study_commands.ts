@@ -12,7 +12,7 @@ import { datasetForModel, describeNormalization } from '../models/input_normaliz
 import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
-import { quantizationAwareFineTune } from '../pipeline/qat.js';
+import { qatRecipe, quantizationAwareFineTune } from '../pipeline/qat.js';
 import { type Conservation, computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
@@ -64,7 +64,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     }
     const recipe = { ...withEpochs(recipes.prune ?? SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
     if (f.method === 'qat') {
-      const r = await quantizationAwareFineTune({ ...common, recipe });
+      const r = await quantizationAwareFineTune({ ...common, recipe: { ...withEpochs(qatRecipe(recipes), f.epochs), trainLimit: f.trainLimit } });
       process.stdout.write(`qat uint8+${f.match}: best val mAP of the uint8 model ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir} (apc export --format tfjs writes it as uint8)\n`);
       r.net.dispose();
       return;

@@ -10,13 +10,26 @@
 import { compressionObjective } from '../compress/objective.js';
 import { UINT8_FAKE_QUANT } from '../models/export/fake_quant.js';
 import type { CompressionStageOptions } from './compress.js';
+import type { DatasetRecipes } from './dataset_presets.js';
+import { SHAPES_PRUNE_RECIPE } from './prune.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
+
+/**
+ * A dataset's QAT fine-tuning recipe: its pruning fine-tuning recipe with a fifth of the learning
+ * rate and the teacher's augmentation and weight decay — QAT nudges a converged model. On shapes
+ * the pruning recipe as is (lr 5e-3 with the crop augmentation the teacher never saw) took the
+ * quick study teacher's uint8 val mAP from ≈ 89 to 77.0 in one epoch.
+ */
+export function qatRecipe(recipes: DatasetRecipes): TrainRecipe {
+  const base = recipes.prune ?? SHAPES_PRUNE_RECIPE;
+  return { ...base, lr: base.lr / 5, weightDecay: recipes.teacher.weightDecay, augment: recipes.teacher.augment };
+}
 
 /** What a QAT checkpoint's apc.json records under `quantization`. */
 export const QAT_QUANTIZATION = 'uint8';
 
 export interface QatOptions extends CompressionStageOptions {
-  /** Fine-tuning recipe (the dataset's pruning fine-tuning recipe by default in the CLI). */
+  /** Fine-tuning recipe (`qatRecipe` of the dataset in the CLI). */
   recipe: TrainRecipe;
 }
 
