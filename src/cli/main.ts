@@ -180,7 +180,7 @@ export function buildProgram(): Command {
     .requiredOption('--model <model>', MODEL_HELP)
     .addOption(new Option('--format <f>', 'output format').choices(['tfjs', 'onnx']).makeOptionMandatory())
     .requiredOption('--out <path>', 'tfjs: a directory (model.json + weights.bin); onnx: a .onnx file')
-    .addOption(new Option('--quantize <dtype>', 'tfjs: store weights as float16 or affine uint8 per tensor (TF.js quantisation, as tensorflowjs_converter writes it)').choices(['float16', 'uint8']))
+    .addOption(new Option('--quantize <dtype>', 'store weights as float16 (tfjs, onnx: FLOAT16 initializers + Cast) or affine uint8 per tensor (tfjs only; TF.js quantisation as tensorflowjs_converter writes it); default float32, or uint8 for a QAT checkpoint (tfjs)').choices(['float16', 'uint8']))
     .action(async (opts) => {
       await announceBackend(program);
       await exportCommand(opts);

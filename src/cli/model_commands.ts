@@ -3,7 +3,9 @@
  * writing a checkpoint out for TF.js or ONNX runtimes, and computing logits for scripts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { openDataset } from '../data/registry.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import { writeJsonFile } from '../engine/files.js';
@@ -88,7 +90,7 @@ export interface ExportFlags { model: string; format: string; out: string; quant
 export async function exportCommand(f: ExportFlags): Promise<void> {
   if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
   if (f.quantize !== undefined && !WEIGHT_QUANTIZATIONS.includes(f.quantize as WeightQuantization)) throw new Error(`--quantize must be ${WEIGHT_QUANTIZATIONS.join(' or ')}, got '${f.quantize}'`);
-  if (f.quantize !== undefined && f.format !== 'tfjs') throw new Error(`--quantize applies to --format tfjs (TF.js weight quantisation); ONNX export writes float32`);
+  if (f.quantize === 'uint8' && f.format === 'onnx') throw new Error('--quantize uint8 applies to --format tfjs only: ONNX\'s DequantizeLinear (integer zero point, float32 arithmetic) cannot hold TF.js\'s affine code exactly; use --quantize float16 for ONNX');
   const loaded = await loadModel(f.model);
   // a quantisation-aware-trained checkpoint ships as the uint8 model it was trained as
   const trainedAs = loaded.meta.quantization === 'uint8' ? 'uint8' : undefined;
@@ -104,8 +106,11 @@ export async function exportCommand(f: ExportFlags): Promise<void> {
   try {
     if (f.format === 'onnx') {
       if (extname(f.out).toLowerCase() !== '.onnx') throw new Error(`--out must be a .onnx file for --format onnx, got '${f.out}'`);
-      await writeOnnx(f.out, net);
-      process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}])\n`);
+      if (trainedAs) process.stderr.write(`export: ${f.model} was trained for uint8 (QAT); the ONNX file holds its dequantised weights${f.quantize === 'float16' ? ' rounded to float16' : ''}\n`);
+      await writeOnnx(f.out, net, f.quantize === 'float16' ? 'float16' : 'float32');
+      const size = (await stat(f.out)).size;
+      process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}]${f.quantize === 'float16' ? '; float16 weights Cast to float32' : ''})\n`
+        + `${formatBytes(size)} · gzip ${formatBytes(gzipSync(await readFile(f.out), { level: 9 }).byteLength)}\n`);
       return;
     }
     const sizes = await writeTfjsExport(net, f.out, { quantize });
