@@ -191,8 +191,12 @@ async function timeInChromium(chromiumPath: string, targets: Target[], reps: num
             if (round >= 0) loads[i].push(loadMs);
           }
         }
-        const med = (v: number[]) => { const a = [...v].sort((p, q) => p - q); return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2; };
-        const out = list.map((_, i) => ({ loadMs: med(loads[i]), inferMs: med(infers[i]) }));
+        // medians, written inline: a named helper here would be wrapped by tsx's __name, unknown in the page
+        const out = list.map((_, i) => {
+          const l = [...loads[i]].sort((p, q) => p - q);
+          const f = [...infers[i]].sort((p, q) => p - q);
+          return { loadMs: l[Math.floor(l.length / 2)], inferMs: f[Math.floor(f.length / 2)] };
+        });
         return { out, backend: t.getBackend(), renderer, simd: backend === 'wasm' ? await t.env().getAsync('WASM_HAS_SIMD_SUPPORT') : undefined,
           threads: backend === 'wasm' ? await t.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT') : undefined };
       }, { base: url, backend, list: targets.map((x, index) => ({ index, shape: x.inputShape })), reps, rounds });
