@@ -192,12 +192,11 @@ export class GraphNet {
     return w;
   }
 
-  /** Independent copy (new variables, same values). */
+  /** Independent copy (new variables, same values; no weight view: a QAT checkpoint's copy trains as float). */
   clone(): GraphNet {
     const tensors: tf.NamedTensorMap = {};
     for (const [k, v] of this.weights) tensors[k] = v;
-    const copy = GraphNet.fromWeights(this.config, tensors);
-    return this.view ? copy.withWeightView(this.view) : copy;
+    return GraphNet.fromWeights(this.config, tensors);
   }
 
   /** Plain tensors of all weights (copies the caller owns). */
