@@ -18,7 +18,8 @@ import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_
  * A dataset's QAT fine-tuning recipe: its pruning fine-tuning recipe with a fifth of the learning
  * rate and the teacher's augmentation and weight decay — QAT nudges a converged model. On shapes
  * the pruning recipe as is (lr 5e-3 with the crop augmentation the teacher never saw) took the
- * quick study teacher's uint8 val mAP from ≈ 89 to 77.0 in one epoch.
+ * quick study teacher (float val mAP 90.5, its uint8 export as good) to a uint8 val mAP of 77.0 in
+ * one epoch; this recipe gave 90.5 after 32 steps.
  */
 export function qatRecipe(recipes: DatasetRecipes): TrainRecipe {
   const base = recipes.prune ?? SHAPES_PRUNE_RECIPE;
