@@ -11,6 +11,9 @@
  * the table gives medians and the apc/PyTorch ratio per row. `--profile` prints apc's per-kernel
  * times for each row. `--sgd-share` prints how much of a step the optimizer update takes.
  * `--skip-attribution`, `--skip-memory`, `--skip-presets` and `--skip-depthwise` drop sections.
+ * `--quantized-latency` (opt-in) times load and per-image inference of float32 / float16 / uint8
+ * TF.js exports of `--latency-models` in Node and in headless Chromium (`--chromium`), wasm and WebGL
+ * (quantized_latency.ts).
  * The depthwise section times a MobileNet block's depthwise train step (forward + input and filter
  * gradients, batch `--batch`, 32×32×96, 3×3, strides 1 and 2) against cpu, with the per-kernel split.
  */
@@ -27,6 +30,7 @@ import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { depthwiseStepRows } from './depthwise.js';
+import { quantizedLatency } from './quantized_latency.js';
 import { epochMemoryCheck, STUDY_RSS_PRESETS, type StudyRssPreset, studyRunRss } from './memory.js';
 import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
@@ -77,6 +81,8 @@ async function main(): Promise<void> {
     profile: { type: 'boolean', default: false }, 'sgd-share': { type: 'boolean', default: false },
     'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
     'skip-presets': { type: 'boolean', default: false }, 'skip-depthwise': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
+    'quantized-latency': { type: 'boolean', default: false }, 'latency-models': { type: 'string', default: 'runs/default/teacher/best,runs/default/kd/best' },
+    'latency-reps': { type: 'string', default: '10' }, 'latency-rounds': { type: 'string', default: '3' }, chromium: { type: 'string', default: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },
   } });
   const rssPreset = values['rss-preset'] as StudyRssPreset;
   if (!STUDY_RSS_PRESETS.includes(rssPreset)) throw new Error(`--rss-preset '${values['rss-preset']}': expected ${STUDY_RSS_PRESETS.join(' or ')}`);
@@ -132,6 +138,19 @@ async function main(): Promise<void> {
       ? `apc run --preset ${rssPreset} (child${rssPreset === 'quick' ? ', = npm start' : ''}): ${study.seconds.toFixed(0)} s, peak RSS ${study.maxRssMb?.toFixed(0) ?? '?'} MB`
       : `apc run --preset ${rssPreset} (child) failed: ${study.note}`);
     report.memory = { epochs, study };
+  }
+  if (values['quantized-latency']) {
+    // label = the checkpoint's run folder (runs/default/kd/best → kd)
+    const models = Object.fromEntries(values['latency-models'].split(',').map((p) => [p.replace(/\/(best|last)\/?$/, '').split('/').pop() ?? p, p]));
+    const reps = Number(values['latency-reps']);
+    const rounds = Number(values['latency-rounds']);
+    const { rows, notes } = await quantizedLatency({ models, reps, rounds, chromium: values.chromium });
+    console.log(`\nTF.js export latency (load = tf.loadLayersModel, median of ${rounds} interleaved rounds; inference = 1 image, median of ${rounds}×${reps}):`);
+    const kib = (b: number) => (b / 1024).toFixed(1);
+    for (const l of table(['model', 'weights', 'KiB', 'gzip KiB', 'env', 'load ms', 'ms / image'], rows.map((r) => [
+      r.model, r.storage, kib(r.sizes.weights), kib(r.sizes.weightsGzip), r.env, r.loadMs.toFixed(1), r.inferMs.toFixed(2)]))) console.log(l);
+    for (const n of notes) console.log(n);
+    report.quantizedLatency = { rows, notes, node: describeBackend(info) };
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
 }

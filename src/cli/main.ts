@@ -72,11 +72,11 @@ export function buildProgram(): Command {
     });
 
   program.command('compress')
-    .description('compress a teacher checkpoint (distillation or pruning), with or without attribution matching')
+    .description('compress a teacher checkpoint (distillation, pruning or uint8 quantisation-aware training), with or without attribution matching')
     .requiredOption('--teacher <model>', `teacher: ${MODEL_HELP} (e.g. runs/teacher/best)`)
     .option('--data <spec>', `${DATA_HELP} (default: the teacher's)`)
     .option('--skip-bad', SKIP_BAD_HELP, false)
-    .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning)').choices(['kd', 'structured', 'unstructured']).default('kd'))
+    .addOption(new Option('--method <m>', 'compression: kd (distil a narrower student), structured (L1 filter pruning), unstructured (iterative global magnitude pruning), qat (uint8 quantisation-aware fine-tuning of the teacher, exported with apc export --format tfjs)').choices(['kd', 'structured', 'unstructured', 'qat']).default('kd'))
     .option('--rate <x>', 'pruning rate: structured p (default 0.3), unstructured per-round r (default 0.2)', num('--rate'))
     .option('--rounds <n>', 'pruning rounds: structured iterative R (default 1), unstructured (default 16)', int('--rounds', 1))
     .addOption(new Option('--importance <kind>', 'structured: filter score, summed over a channel group\'s producers: l1 (the paper\'s) or l2 norm').choices(['l1', 'l2']).default('l1'))
@@ -189,6 +189,7 @@ export function buildProgram(): Command {
     .requiredOption('--model <model>', MODEL_HELP)
     .addOption(new Option('--format <f>', 'output format').choices(['tfjs', 'onnx']).makeOptionMandatory())
     .requiredOption('--out <path>', 'tfjs: a directory (model.json + weights.bin); onnx: a .onnx file')
+    .addOption(new Option('--quantize <dtype>', 'store weights as float16 (tfjs, onnx: FLOAT16 initializers + Cast) or affine uint8 per tensor (tfjs only; TF.js quantisation as tensorflowjs_converter writes it); default float32, or uint8 for a QAT checkpoint (tfjs)').choices(['float16', 'uint8']))
     .action(async (opts) => {
       await announceBackend(program);
       await exportCommand(opts);

@@ -3,24 +3,26 @@
  * writing a checkpoint out for TF.js or ONNX runtimes, and computing logits for scripts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { openDataset } from '../data/registry.js';
 import { readNpy, writeNpy } from '../data/npy.js';
 import { writeJsonFile } from '../engine/files.js';
 import { saveNet } from '../models/checkpoint.js';
-import { fileSystemIO } from '../models/checkpoint_io.js';
 import { writeOnnx } from '../models/export/onnx_export.js';
+import { writeTfjsExport } from '../models/export/tfjs_export.js';
+import { WEIGHT_QUANTIZATIONS, type WeightQuantization } from '../models/export/weight_quantization.js';
 import type { InputNormalization } from '../models/graph/graph_spec.js';
 import { importedNet } from '../models/import/imported_model.js';
 import { importModelFile, modelFileKind } from '../models/import/import_file.js';
 import { datasetForModel, describeNormalization, modelNormalization, withNormalization } from '../models/input_normalization.js';
 import { GraphNet } from '../models/graph/graph_net.js';
 import { IMAGENET_NORMALIZATION } from '../models/import/torchvision_templates.js';
-import { toLayersModel } from '../models/layers_export.js';
 import { loadModel } from '../models/load_model.js';
 import { predictImage, resizeImage } from '../report/explain.js';
 import { readImageFile } from '../report/image_file.js';
+import { formatBytes } from '../report/html_report.js';
 
 export interface ImportFlags {
   file: string;
@@ -83,11 +85,17 @@ export async function importCommand(f: ImportFlags): Promise<void> {
   }
 }
 
-export interface ExportFlags { model: string; format: string; out: string }
+export interface ExportFlags { model: string; format: string; out: string; quantize?: string }
 
 export async function exportCommand(f: ExportFlags): Promise<void> {
   if (f.format !== 'tfjs' && f.format !== 'onnx') throw new Error(`--format must be tfjs or onnx, got '${f.format}'`);
+  if (f.quantize !== undefined && !WEIGHT_QUANTIZATIONS.includes(f.quantize as WeightQuantization)) throw new Error(`--quantize must be ${WEIGHT_QUANTIZATIONS.join(' or ')}, got '${f.quantize}'`);
+  if (f.quantize === 'uint8' && f.format === 'onnx') throw new Error('--quantize uint8 applies to --format tfjs only: ONNX\'s DequantizeLinear (integer zero point, float32 arithmetic) cannot hold TF.js\'s affine code exactly; use --quantize float16 for ONNX');
   const loaded = await loadModel(f.model);
+  // a quantisation-aware-trained checkpoint ships as the uint8 model it was trained as
+  const trainedAs = loaded.meta.quantization === 'uint8' ? 'uint8' : undefined;
+  if (trainedAs && f.quantize !== undefined && f.quantize !== trainedAs) process.stderr.write(`export: ${f.model} was trained for uint8 (QAT); --quantize ${f.quantize} writes a model it was not trained as\n`);
+  const quantize = (f.quantize ?? (f.format === 'tfjs' ? trainedAs : undefined)) as WeightQuantization | undefined;
   // a model trained on a dataset leaves with that dataset's statistics as its input metadata
   const saved = loaded.meta.normalization as { mean?: number[]; std?: number[] } | undefined;
   let net = loaded.net;
@@ -98,18 +106,17 @@ export async function exportCommand(f: ExportFlags): Promise<void> {
   try {
     if (f.format === 'onnx') {
       if (extname(f.out).toLowerCase() !== '.onnx') throw new Error(`--out must be a .onnx file for --format onnx, got '${f.out}'`);
-      await writeOnnx(f.out, net);
-      process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}])\n`);
+      if (trainedAs) process.stderr.write(`export: ${f.model} was trained for uint8 (QAT); the ONNX file holds its dequantised weights${f.quantize === 'float16' ? ' rounded to float16' : ''}\n`);
+      await writeOnnx(f.out, net, f.quantize === 'float16' ? 'float16' : 'float32');
+      const size = (await stat(f.out)).size;
+      process.stdout.write(`${f.model} → ${f.out} (ONNX opset 13, input 'input' [N, 3, ${net.inputSize.join(', ')}] NCHW, output 'logits' [N, ${net.numClasses}]${f.quantize === 'float16' ? '; float16 weights Cast to float32' : ''})\n`
+        + `${formatBytes(size)} · gzip ${formatBytes(gzipSync(await readFile(f.out), { level: 9 }).byteLength)}\n`);
       return;
     }
-    const model = toLayersModel(net); // throws naming a node without an exact Keras form
-    try {
-      await mkdir(f.out, { recursive: true });
-      await model.save(fileSystemIO(f.out));
-    } finally {
-      model.dispose();
-    }
-    process.stdout.write(`${f.model} → ${f.out}/model.json + weights.bin (TF.js layers; tf.loadLayersModel, NHWC input [N, ${net.inputSize.join(', ')}, 3], logits [N, ${net.numClasses}])\n`);
+    const sizes = await writeTfjsExport(net, f.out, { quantize });
+    const stored = quantize ? `${quantize} weights (TF.js quantisation, dequantised on load)` : 'float32 weights';
+    process.stdout.write(`${f.model} → ${f.out}/model.json + weights.bin (TF.js layers; tf.loadLayersModel, NHWC input [N, ${net.inputSize.join(', ')}, 3], logits [N, ${net.numClasses}]; ${stored})\n`
+      + `weights.bin ${formatBytes(sizes.weights)} · gzip ${formatBytes(sizes.weightsGzip)} · model.json ${formatBytes(sizes.modelJson)}\n`);
   } finally {
     net.dispose();
   }

@@ -13,6 +13,7 @@ import { datasetForModel, describeNormalization } from '../models/input_normaliz
 import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
+import { qatRecipe, quantizationAwareFineTune } from '../pipeline/qat.js';
 import { type AgreementPairSet, type Conservation, evalSplitsFor, evaluateModel, teacherAgreementMaps } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
@@ -42,7 +43,7 @@ export interface CompressFlags {
 }
 
 export async function compressCommand(f: CompressFlags): Promise<void> {
-  if (!['kd', 'structured', 'unstructured'].includes(f.method)) throw new Error(`--method must be kd, structured or unstructured, got '${f.method}'`);
+  if (!['kd', 'structured', 'unstructured', 'qat'].includes(f.method)) throw new Error(`--method must be kd, structured, unstructured or qat, got '${f.method}'`);
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   if (f.explainGroups) return explainGroups(f);
   if (f.matchLayer !== undefined && f.match === 'none') throw new Error('--match-layer needs --match ewa or wcam');
@@ -77,6 +78,12 @@ async function compressLocked(f: CompressFlags): Promise<void> {
       return;
     }
     const recipe = { ...withEpochs(recipes.prune ?? SHAPES_PRUNE_RECIPE, f.epochs), trainLimit: f.trainLimit };
+    if (f.method === 'qat') {
+      const r = await quantizationAwareFineTune({ ...common, recipe: { ...withEpochs(qatRecipe(recipes), f.epochs), trainLimit: f.trainLimit } });
+      process.stdout.write(`qat uint8+${f.match}: best val mAP of the uint8 model ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.seconds.toFixed(0)} s · ${r.bestDir} (apc export --format tfjs writes it as uint8)\n`);
+      r.net.dispose();
+      return;
+    }
     if (f.method === 'structured') {
       const r = await structuredPruneAndFineTune({ ...common, recipe, rate: f.rate ?? 0.3, rounds: f.rounds ?? 1, importance: filterImportance({ kind: f.importance ?? 'l1' }) });
       process.stdout.write(`structured p=${f.rate ?? 0.3}+${f.match}: best val mAP ${r.val.mAP?.toFixed(2)} · F1 ${r.val.F1?.toFixed(2)} · ${r.bestDir}\n`);

@@ -93,7 +93,7 @@ export function explicitSensitivity(net: GraphNet, activations: Readonly<Record<
     if (!t) throw new Error(`explicitSensitivity: activation '${name}' was not captured; capture explicitBackwardCaptures(layout, '${layer}', ${opts.training})`);
     return t as tf.Tensor4D;
   };
-  const kernel = net.weight('fc/kernel') as tf.Tensor2D;
+  const kernel = net.forwardWeight('fc/kernel') as tf.Tensor2D;
   const b = dLogits.shape[0];
   if (dLogits.rank !== 2 || dLogits.shape[1] !== kernel.shape[1]) throw new Error(`explicitSensitivity: dLogits must be [B, ${kernel.shape[1]}], got [${dLogits.shape}]`);
   const eps = config.bnEpsilon;
@@ -107,10 +107,10 @@ export function explicitSensitivity(net: GraphNet, activations: Readonly<Record<
       if (n.kind === 'pool') g = maxPoolBackward(g as tf.Tensor4D, act(seq[i - 1].name));
       else if (n.kind === 'relu') g = tf.mul(g, tf.step(act(n.name)));
       else if (n.kind === 'bn') {
-        const gamma = net.weight(`${n.name}/gamma`) as tf.Tensor1D;
+        const gamma = net.forwardWeight(`${n.name}/gamma`) as tf.Tensor1D;
         if (opts.training) g = batchNormTrainBackward(g as tf.Tensor4D, act(n.conv.name), gamma, eps);
-        else g = tf.mul(g, tf.div(gamma, tf.sqrt(tf.add(net.weight(`${n.name}/moving_variance`), eps))));
-      } else g = convInputGradient(g as tf.Tensor4D, net.weight(`${n.name}/kernel`) as tf.Tensor4D);
+        else g = tf.mul(g, tf.div(gamma, tf.sqrt(tf.add(net.forwardWeight(`${n.name}/moving_variance`), eps))));
+      } else g = convInputGradient(g as tf.Tensor4D, net.forwardWeight(`${n.name}/kernel`) as tf.Tensor4D);
     }
     return g as tf.Tensor4D;
   });

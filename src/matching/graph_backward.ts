@@ -122,7 +122,7 @@ export function graphSensitivity(net: GraphNet, activations: Readonly<Record<str
       const ctx: BackwardContext = {
         training: opts.training,
         inputShapes: graph.inputShapes(node),
-        weight: (suffix) => net.weight(`${node.name}/${suffix}`),
+        weight: (suffix) => net.forwardWeight(`${node.name}/${suffix}`),
         activation,
         dropoutMask() {
           if (node.op !== 'dropout' || node.rate === 0) return null;

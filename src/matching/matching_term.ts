@@ -330,7 +330,7 @@ function swaMaps(pass: NetPass, layer: string, choice: ClassChoice, mask: tf.Ten
   const batch = f.shape[0];
   const head = closedFormHead(net, layer);
   if (head) {
-    const kernel = net.weight(head.kernel) as tf.Tensor2D;
+    const kernel = net.forwardWeight(head.kernel) as tf.Tensor2D;
     const shape = head.shape;
     if (choice.kind === 'top1') return swaMap(f, swaChannelWeights(kernel, shape, choice.classes, mask, dropped));
     // only the listed classes' kernel columns (a product with a 0/1 selection, see swaChannelWeights)

@@ -12,7 +12,7 @@ import { InterruptedError, interruptSignal } from '../engine/interrupt.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
 import { checkpointPaths } from '../models/checkpoint_io.js';
 import { loadNet, loadOptimizerState, saveNet } from '../models/checkpoint.js';
-import type { GraphNet } from '../models/graph/graph_net.js';
+import type { GraphNet, WeightView } from '../models/graph/graph_net.js';
 import { modelStats } from '../models/accounting.js';
 import type { AugmentOptions } from '../train/batches.js';
 import { fit, type Objective, type TrainState } from '../train/fit.js';
@@ -66,6 +66,11 @@ export interface StageOptions {
   optimizer?: (net: GraphNet) => SgdMomentum;
   /** A non-finite loss or gradient: stop the stage (default) or skip the batch (bounded). */
   onNonFinite?: NonFinitePolicy;
+  /**
+   * Train (and select the best epoch) through this weight view of the network (fresh or resumed),
+   * e.g. QAT's fake quantisation; checkpoints hold the underlying float weights.
+   */
+  weightView?: WeightView;
 }
 
 export interface StageResult {
@@ -96,6 +101,7 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
   } else {
     net = opts.createNet();
   }
+  if (opts.weightView) net = net.withWeightView(opts.weightView);
   const r = opts.recipe;
   const meta = (state: TrainState, which: string) => ({
     ...opts.meta, which, dataset: opts.data.info.name, classNames: opts.data.info.classNames,

@@ -17,6 +17,7 @@
  * rows are permuted to (C, H, W) order and the flatten is a plain Flatten, exactly what PyTorch
  * writes for VGG; otherwise the map is Transpose(0, 2, 3, 1)'d to NHWC before the Flatten.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { GraphNet } from '../graph/graph_net.js';
 import { INPUT, type NodeSpec } from '../graph/graph_spec.js';
 import { isDepthwise } from '../graph/ops/conv2d.js';
@@ -27,6 +28,15 @@ import {
 } from '../import/onnx_model.js';
 import { type Chw, ONNX_NORMALIZATION_KEY } from '../import/onnx_import.js';
 import { APC_VERSION } from '../../version.js';
+
+/**
+ * How learned weights are stored: float32, or float16 initializers each Cast to float32 (exact
+ * widening, so the model computes with the same numbers as a `--quantize float16` TF.js export;
+ * input, activations and output stay float32). uint8 is not offered: ONNX's DequantizeLinear
+ * computes (q − zero_point)·scale in float32 with an integer zero point, which cannot reproduce
+ * TF.js's un-nudged float64 min and scale bit for bit.
+ */
+export type OnnxWeightType = 'float32' | 'float16';
 
 /** The symbolic batch dimension of the exported input and output. */
 export const ONNX_BATCH_DIM = 'batch';
@@ -79,7 +89,7 @@ class OnnxExporter {
   /** Dense nodes whose input is a flattened C×H×W map exported as a plain (C, H, W) Flatten. */
   private readonly permuted = new Map<string, Chw>();
 
-  constructor(private readonly net: GraphNet) {}
+  constructor(private readonly net: GraphNet, private readonly weightType: OnnxWeightType = 'float32') {}
 
   run(): OnnxModel {
     const graph = this.net.graph;
@@ -118,13 +128,24 @@ class OnnxExporter {
   }
 
   private data(node: string, suffix: string): Float32Array {
-    // a copy: some backends hand out their own buffer
-    return Float32Array.from(this.net.weight(`${node}/${suffix}`).dataSync() as Float32Array);
+    // a copy (some backends hand out their own buffer) of the weight as the forward reads it: a
+    // QAT checkpoint's as its uint8 model has them
+    return tf.tidy(() => Float32Array.from(this.net.forwardWeight(`${node}/${suffix}`).dataSync() as Float32Array));
   }
 
   private init(name: string, dims: number[], data: Float32Array): string {
     const n = this.unique(name);
     this.initializers.push(float32Tensor(n, dims, data));
+    return n;
+  }
+
+  /** A learned weight: float32, or (float16 export) a FLOAT16 initializer Cast to float32. */
+  private weight(name: string, dims: number[], data: Float32Array): string {
+    if (this.weightType === 'float32') return this.init(name, dims, data);
+    const half = this.unique(`${name}_fp16`);
+    this.initializers.push({ name: half, dims: [...dims], dataType: 'FLOAT16', data });
+    const n = this.unique(name);
+    this.emit(`${name}_cast`, 'Cast', [half], [n], [int('to', 1)]); // 1 = FLOAT
     return n;
   }
 
@@ -164,9 +185,9 @@ class OnnxExporter {
         const [kh, kw] = node.kernelSize;
         const depthwise = isDepthwise(node);
         const k = this.data(node.name, depthwise ? 'depthwise_kernel' : 'kernel');
-        const w = this.init(`${node.name}.weight`, [node.filters, depthwise ? 1 : c, kh, kw], hwioToOihw(k, [kh, kw, depthwise ? 1 : c, node.filters]));
+        const w = this.weight(`${node.name}.weight`, [node.filters, depthwise ? 1 : c, kh, kw], hwioToOihw(k, [kh, kw, depthwise ? 1 : c, node.filters]));
         const inputs = [x[0], w];
-        if (node.useBias) inputs.push(this.init(`${node.name}.bias`, [node.filters], this.data(node.name, 'bias')));
+        if (node.useBias) inputs.push(this.weight(`${node.name}.bias`, [node.filters], this.data(node.name, 'bias')));
         const [t, b, l, r] = node.pads;
         this.emit(node.name, 'Conv', inputs, [this.output(node)], [
           ints('dilations', [...node.dilations]), int('group', node.groups), ints('kernel_shape', [kh, kw]),
@@ -176,7 +197,7 @@ class OnnxExporter {
       }
       case 'batchNorm': {
         const c = inShape[inShape.length - 1];
-        const p = (suffix: string, torch: string) => this.init(`${node.name}.${torch}`, [c], this.data(node.name, suffix));
+        const p = (suffix: string, torch: string) => this.weight(`${node.name}.${torch}`, [c], this.data(node.name, suffix));
         const inputs = [x[0], p('gamma', 'weight'), p('beta', 'bias'), p('moving_mean', 'running_mean'), p('moving_variance', 'running_var')];
         // ONNX momentum is the weight of the old value (Keras's); apc's is PyTorch's
         this.emit(node.name, 'BatchNormalization', inputs, [this.output(node)], [float('epsilon', node.epsilon), float('momentum', 1 - node.momentum)]);
@@ -243,8 +264,8 @@ class OnnxExporter {
       case 'dense': {
         const inF = inShape[0];
         const k = this.data(node.name, 'kernel');
-        const inputs = [x[0], this.init(`${node.name}.weight`, [node.units, inF], gemmWeight(k, inF, node.units, this.permuted.get(node.name)))];
-        if (node.useBias) inputs.push(this.init(`${node.name}.bias`, [node.units], this.data(node.name, 'bias')));
+        const inputs = [x[0], this.weight(`${node.name}.weight`, [node.units, inF], gemmWeight(k, inF, node.units, this.permuted.get(node.name)))];
+        if (node.useBias) inputs.push(this.weight(`${node.name}.bias`, [node.units], this.data(node.name, 'bias')));
         this.emit(node.name, 'Gemm', inputs, [this.output(node)], [float('alpha', 1), float('beta', 1), int('transB', 1)]);
         return;
       }
@@ -260,8 +281,8 @@ class OnnxExporter {
 }
 
 /** The network as an ONNX model (opset 13; see the header for the op mapping). */
-export function exportOnnx(net: GraphNet): OnnxModel {
-  return new OnnxExporter(net).run();
+export function exportOnnx(net: GraphNet, weights: OnnxWeightType = 'float32'): OnnxModel {
+  return new OnnxExporter(net, weights).run();
 }
 
 /** ONNX bytes of the network (`exportOnnx` encoded). */
@@ -273,10 +294,10 @@ export function encodeOnnx(net: GraphNet, label = 'ONNX export'): Uint8Array {
  * Writes the network as an .onnx file (atomically).
  * @throws ModelFileError naming `path`.
  */
-export async function writeOnnx(path: string, net: GraphNet): Promise<void> {
+export async function writeOnnx(path: string, net: GraphNet, weights: OnnxWeightType = 'float32'): Promise<void> {
   let model: OnnxModel;
   try {
-    model = exportOnnx(net);
+    model = exportOnnx(net, weights);
   } catch (err) {
     throw new ModelFileError(path, `cannot export the network: ${describeThrown(err)}`, { cause: err });
   }

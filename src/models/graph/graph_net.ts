@@ -81,6 +81,9 @@ export function drawDropoutMask(shape: readonly number[], rate: number, rng: Rng
   return tf.tensor(values, [...shape]);
 }
 
+/** How a forward reads a weight (`GraphNet.withWeightView`): name and variable → the tensor used. */
+export type WeightView = (name: string, variable: tf.Variable) => tf.Tensor;
+
 export class GraphNet {
   readonly graph: Graph;
 
@@ -88,8 +91,25 @@ export class GraphNet {
    * @param config the architecture (a built-in family's config or an explicit graph)
    * @param weights `<node>/<suffix>` → variable, in the graph's weight order
    */
-  private constructor(readonly config: ModelConfig, readonly weights: ReadonlyMap<string, tf.Variable>) {
+  private constructor(readonly config: ModelConfig, readonly weights: ReadonlyMap<string, tf.Variable>,
+    private readonly view?: WeightView) {
     this.graph = graphOf(config);
+  }
+
+  /**
+   * The same network — the same variables, so training it trains this one, and disposing either
+   * disposes both — whose forward (and the matching term's reads of its weights) see every weight
+   * through `view`, e.g. quantisation-aware training's fake quantisation. Checkpoints still save
+   * the variables.
+   */
+  withWeightView(view: WeightView): GraphNet {
+    return new GraphNet(this.config, this.weights, view);
+  }
+
+  /** A weight as the forward uses it: through the network's weight view, if any, else the variable. */
+  forwardWeight(name: string): tf.Tensor {
+    const w = this.weight(name);
+    return this.view ? this.view(name, w) : w;
   }
 
   /**
@@ -172,7 +192,7 @@ export class GraphNet {
     return w;
   }
 
-  /** Independent copy (new variables, same values). */
+  /** Independent copy (new variables, same values; no weight view: a QAT checkpoint's copy trains as float). */
   clone(): GraphNet {
     const tensors: tf.NamedTensorMap = {};
     for (const [k, v] of this.weights) tensors[k] = v;
@@ -224,7 +244,7 @@ export class GraphNet {
       if (fusedForward && node.op === 'conv2d' && this.fusedConvChain(node, values, want, cut, training, batchStats, done)) continue;
       const ctx: OpContext = {
         training,
-        weight: (suffix) => this.weight(`${node.name}/${suffix}`),
+        weight: (suffix) => this.forwardWeight(`${node.name}/${suffix}`),
         recordBatchStat: (s) => batchStats.push(s),
         dropoutMask: (shape) => {
           if (node.op !== 'dropout') throw new Error(`node '${node.name}' asked for a dropout mask`);
@@ -270,9 +290,9 @@ export class GraphNet {
     const next = this.graph.soleConsumer(bn.name);
     const act = next && !cut.has(next.name) && (next.op === 'relu' || (next.op === 'clip' && next.min === 0 && next.max === 6)) ? next : undefined;
     const x = values.get(conv.inputs[0]) as tf.Tensor4D;
-    const kernel = this.weight(`${conv.name}/${kernelSuffix(conv)}`) as tf.Tensor4D;
-    const bias = conv.useBias ? this.weight(`${conv.name}/bias`) as tf.Tensor1D : null;
-    const p = batchNormParams({ weight: (s) => this.weight(`${bn.name}/${s}`) });
+    const kernel = this.forwardWeight(`${conv.name}/${kernelSuffix(conv)}`) as tf.Tensor4D;
+    const bias = conv.useBias ? this.forwardWeight(`${conv.name}/bias`) as tf.Tensor1D : null;
+    const p = batchNormParams({ weight: (s) => this.forwardWeight(`${bn.name}/${s}`) });
     const eps = (bn as BatchNormNode).epsilon;
     let y: tf.Tensor;
     if (training) {
