@@ -1,0 +1,50 @@
+/**
+ * The files of a VOC2012 tree, one surface per kind: JPEG images, PNG segmentation masks, XML
+ * annotations. The seed is voc_fixture's small tree; a case opens it (no cache, 8×8 inputs) and
+ * reads every sample of every split, as training and evaluation would.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { BadInputError } from '../../data/bad_input.js';
+import type { SplitName } from '../../data/dataset.js';
+import { openVocDataset } from '../../data/voc.js';
+import { defaultFixtureSpec, writeVocTree } from '../../data/voc_fixture.js';
+import type { FileSet, FuzzSurface } from '../surface.js';
+
+const EXTENSION = { jpeg: '.jpg', png: '.png', xml: '.xml' } as const;
+
+function readTree(root: string): FileSet {
+  const files: FileSet = {};
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else files[relative(root, p)] = new Uint8Array(readFileSync(p));
+    }
+  };
+  walk(root);
+  return files;
+}
+
+export function vocSurface(kind: keyof typeof EXTENSION): FuzzSurface {
+  return {
+    name: kind,
+    async seeds(dir) {
+      const root = writeVocTree(dir, defaultFixtureSpec());
+      const files = readTree(root);
+      return [Object.fromEntries(Object.entries(files).map(([rel, b]) => [join('VOC2012', rel), b]))];
+    },
+    targets: (seed) => Object.keys(seed).filter((rel) => rel.endsWith(EXTENSION[kind])),
+    async load(caseDir) {
+      const ds = openVocDataset(join(caseDir, 'VOC2012'), { cacheDir: null, log: () => {}, imageSize: 8 });
+      for (const split of ['train', 'val', 'test'] as SplitName[]) {
+        for (let i = 0; i < ds.size(split); i++) {
+          const s = ds.get(split, i);
+          if (s.image.length !== 8 * 8 * 3 || s.image.some((v) => !(v >= 0 && v <= 1))) throw new Error(`${split}/${s.id}: image out of range`);
+          if (s.mask && s.mask.some((v) => !(v <= 20 || v === 255))) throw new Error(`${split}/${s.id}: mask value out of range`);
+        }
+      }
+    },
+    isCleanError: (err) => err instanceof BadInputError,
+  };
+}
