@@ -76,6 +76,7 @@ export async function runCase(surface: FuzzSurface, seeds: readonly FileSet[], s
   const caseDir = join(scratch, `case-${index}`);
   const outDir = join(scratch, `out-${index}`);
   mkdirSync(caseDir, { recursive: true });
+  onStart?.(`case ${index} (being made)`); // a harness that stalls making a case is caught too
   let what: string;
   try {
     what = surface.makeCase ? surface.makeCase(seeds, rng, caseDir) : mutateFiles(surface, seeds, rng, caseDir);

@@ -1,10 +1,11 @@
 /**
- * The watchdog side of the fuzz harness: runs a surface's cases in a worker thread (fuzz_worker.ts)
+ * The watchdog side of the fuzz harness: runs the surfaces' cases in a worker thread (fuzz_worker.ts)
  * and, when a case does not finish within `caseTimeoutMs`, terminates the worker, records a hang
  * for that case and starts a new worker at the next case. A worker that dies (out of heap, native
  * crash) is recorded the same way, as excessive memory or a crash of the case that was running.
  */
 import { Worker } from 'node:worker_threads';
+import type { CaseRange } from './case_worker.js';
 import type { CaseResult, Outcome } from './surface.js';
 import { FAILURES, OUTCOMES } from './surface.js';
 
@@ -32,20 +33,21 @@ export interface SurfaceSummary {
 }
 
 type WorkerMessage =
-  | { kind: 'start'; index: number; what: string }
-  | { kind: 'result'; result: CaseResult }
+  | { kind: 'setup'; surface: string }
+  | { kind: 'start'; surface: string; index: number; what: string }
+  | { kind: 'result'; surface: string; result: CaseResult }
   | { kind: 'done' }
   | { kind: 'fatal'; message: string };
 
 const WORKER_URL = new URL('./fuzz_worker.ts', import.meta.url).href;
 
-function startWorker(surface: string, seed: number, from: number, to: number, heapLimitMb: number): Worker {
+function startWorker(jobs: CaseRange[], heapLimitMb: number): Worker {
   // Workers do not inherit tsx's loader: a tiny eval'd entry imports the worker through tsx's API.
   const api = import.meta.resolve('tsx/esm/api');
   const entry = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(WORKER_URL)}, ${JSON.stringify(import.meta.url)}))`;
   return new Worker(entry, {
     eval: true,
-    workerData: { apcFuzz: { surface, seed, from, to } },
+    workerData: { apcFuzz: jobs },
     resourceLimits: { maxOldGenerationSizeMb: heapLimitMb },
     // a library printing banners or warnings must not garble the report; failures come back as messages
     stdout: true,
@@ -57,44 +59,57 @@ function errorKind(detail: string): string {
   return detail.replace(/CASE\/?[^\s:,)']*/g, 'FILE').replace(/-?\d+(\.\d+)?(e[+-]?\d+)?/g, 'N').replace(/'[^']*'|"[^"]*"/g, '…').slice(0, 90);
 }
 
-/** Runs `opts.cases` cases of `surface` (cases 0..N-1 of the seed) under the watchdog. */
-export async function fuzzSurface(surface: string, opts: FuzzOptions, onProgress?: (done: number) => void): Promise<SurfaceSummary> {
+class SummaryBuilder {
+  readonly counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  readonly failures: CaseResult[] = [];
+  readonly errorKinds: Record<string, number> = {};
+  slowest = { ms: 0, what: '', index: -1 };
+  done = 0;
+  ms = 0;
+  constructor(readonly surface: string) {}
+
+  record(r: CaseResult): void {
+    this.counts[r.outcome]++;
+    this.done++;
+    if (FAILURES.includes(r.outcome)) this.failures.push(r);
+    if (r.outcome === 'clean-error' && r.detail) {
+      const k = errorKind(r.detail);
+      this.errorKinds[k] = (this.errorKinds[k] ?? 0) + 1;
+    }
+    if (r.ms > this.slowest.ms) this.slowest = { ms: r.ms, what: r.what, index: r.index };
+  }
+
+  summary(): SurfaceSummary {
+    return { surface: this.surface, cases: this.done, counts: this.counts, slowest: this.slowest, failures: this.failures, errorKinds: this.errorKinds, seconds: this.ms / 1000 };
+  }
+}
+
+/**
+ * Runs cases 0..N-1 of every surface in `surfaces` (N = `opts.cases`) in one worker thread under
+ * the watchdog; after a hang or a dead worker, a new worker continues with the next case.
+ */
+export async function fuzzSurfaces(surfaces: readonly string[], opts: FuzzOptions,
+  onProgress?: (surface: string, done: number) => void): Promise<SurfaceSummary[]> {
   const caseTimeoutMs = opts.caseTimeoutMs ?? 20_000;
   const setupTimeoutMs = opts.setupTimeoutMs ?? 180_000;
   const heapLimitMb = opts.heapLimitMb ?? 2048;
-  const t0 = Date.now();
-  const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-  const failures: CaseResult[] = [];
-  const errorKinds: Record<string, number> = {};
-  let slowest = { ms: 0, what: '', index: -1 };
-  let done = 0;
-  const record = (r: CaseResult) => {
-    counts[r.outcome]++;
-    done++;
-    if (FAILURES.includes(r.outcome)) failures.push(r);
-    if (r.outcome === 'clean-error' && r.detail) {
-      const k = errorKind(r.detail);
-      errorKinds[k] = (errorKinds[k] ?? 0) + 1;
-    }
-    if (r.ms > slowest.ms) slowest = { ms: r.ms, what: r.what, index: r.index };
-    onProgress?.(done);
-  };
+  const builders = new Map(surfaces.map((s) => [s, new SummaryBuilder(s)]));
+  let pending: CaseRange[] = surfaces.map((surface) => ({ surface, seed: opts.seed, from: 0, to: opts.cases }));
 
-  let next = 0;
-  while (next < opts.cases) {
-    const from = next;
-    const worker = startWorker(surface, opts.seed, from, opts.cases, heapLimitMb);
-    // resolves with the index to continue from
-    next = await new Promise<number>((resolve, reject) => {
-      let running: { index: number; what: string; started: number } | undefined;
-      let cursor = from;
-      let timer = setTimeout(() => fail('hang', `worker set-up took over ${setupTimeoutMs / 1000} s`), setupTimeoutMs);
+  while (pending.length > 0) {
+    const jobs = pending;
+    const worker = startWorker(jobs, heapLimitMb);
+    // resolves with the work left after this worker
+    pending = await new Promise<CaseRange[]>((resolve, reject) => {
+      let running: { surface: string; index: number; what: string; started: number } | undefined;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      let sliceStart = Date.now();
       const arm = (ms: number, onTimeout: () => void) => {
         clearTimeout(timer);
         timer = setTimeout(onTimeout, ms);
       };
-      let settled = false;
-      const finish = (value: number | Error) => {
+      const finish = (value: CaseRange[] | Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -102,28 +117,41 @@ export async function fuzzSurface(surface: string, opts: FuzzOptions, onProgress
         if (value instanceof Error) reject(value);
         else resolve(value);
       };
-      function fail(outcome: Outcome, detail: string): void {
+      const fail = (outcome: Outcome, detail: string) => {
         if (settled) return;
         if (!running) {
-          finish(new Error(`fuzz worker for ${surface} failed before its first case: ${detail}`));
+          finish(new Error(`fuzz worker failed outside a case: ${detail}`));
           return;
         }
-        record({ index: running.index, outcome, ms: Date.now() - running.started, what: running.what, detail });
-        finish(running.index + 1);
-      }
+        const b = builders.get(running.surface)!;
+        b.record({ index: running.index, outcome, ms: Date.now() - running.started, what: running.what, detail });
+        b.ms += Date.now() - sliceStart;
+        const k = jobs.findIndex((j) => j.surface === running!.surface);
+        const rest = [{ ...jobs[k], from: running.index + 1 }, ...jobs.slice(k + 1)].filter((j) => j.from < j.to);
+        finish(rest);
+      };
+      arm(setupTimeoutMs, () => fail('hang', `worker set-up took over ${setupTimeoutMs / 1000} s`));
       worker.on('message', (m: WorkerMessage) => {
-        if (m.kind === 'start') {
-          running = { index: m.index, what: m.what, started: Date.now() };
+        if (m.kind === 'setup') {
+          sliceStart = Date.now();
+          arm(setupTimeoutMs, () => fail('hang', `building the ${m.surface} seeds took over ${setupTimeoutMs / 1000} s`));
+        } else if (m.kind === 'start') {
+          running = { surface: m.surface, index: m.index, what: m.what, started: Date.now() };
           arm(caseTimeoutMs, () => fail('hang', `no answer after ${caseTimeoutMs / 1000} s`));
         } else if (m.kind === 'result') {
-          record(m.result);
+          const b = builders.get(m.surface)!;
+          b.record(m.result);
           running = undefined;
-          cursor = m.result.index + 1;
-          arm(caseTimeoutMs * 3, () => fail('hang', `harness stalled after case ${cursor - 1}`));
+          if (m.result.index === jobs.find((j) => j.surface === m.surface)!.to - 1) {
+            b.ms += Date.now() - sliceStart;
+            sliceStart = Date.now();
+          }
+          onProgress?.(m.surface, b.done);
+          arm(caseTimeoutMs * 3, () => fail('hang', `the harness stalled after ${m.surface} case ${m.result.index}`));
         } else if (m.kind === 'done') {
-          finish(opts.cases);
+          finish([]);
         } else {
-          finish(new Error(`fuzz worker for ${surface}: ${m.message}`));
+          finish(new Error(`fuzz worker: ${m.message}`));
         }
       });
       worker.on('error', (e: Error & { code?: string }) => {
@@ -135,7 +163,7 @@ export async function fuzzSurface(surface: string, opts: FuzzOptions, onProgress
       });
     });
   }
-  return { surface, cases: done, counts, slowest, failures, errorKinds, seconds: (Date.now() - t0) / 1000 };
+  return surfaces.map((s) => builders.get(s)!.summary());
 }
 
 /** One table row per surface and the worst cases, as `npm run fuzz` prints them. */

@@ -5,7 +5,7 @@
  * outputs and the slowest case; exits 1 on any crash, hang, excessive memory or partial output.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { formatSummaries, fuzzSurface, type SurfaceSummary } from './fuzz_runner.js';
+import { formatSummaries, fuzzSurfaces, type SurfaceSummary } from './fuzz_runner.js';
 import { FAILURES } from './surface.js';
 import { SURFACES } from './surfaces.js';
 
@@ -28,18 +28,13 @@ const opts = program.opts<{ cases: number; surface?: string; seed: number; timeo
 const names = opts.surface ? opts.surface.split(',').map((s) => s.trim()) : [...SURFACES];
 for (const n of names) if (!(SURFACES as readonly string[]).includes(n)) program.error(`unknown --surface '${n}'; known: ${SURFACES.join(', ')}`);
 
-const summaries: SurfaceSummary[] = [];
-for (const name of names) {
-  let last = Date.now();
-  const s = await fuzzSurface(name, { cases: opts.cases, seed: opts.seed, caseTimeoutMs: opts.timeout }, (done) => {
-    if (Date.now() - last > 10_000) {
-      last = Date.now();
-      process.stderr.write(`fuzz ${name}: ${done}/${opts.cases}\n`);
-    }
-  });
-  process.stderr.write(`fuzz ${name}: ${s.cases} cases in ${s.seconds.toFixed(1)} s\n`);
-  summaries.push(s);
-}
+let last = Date.now();
+const summaries: SurfaceSummary[] = await fuzzSurfaces(names, { cases: opts.cases, seed: opts.seed, caseTimeoutMs: opts.timeout }, (surface, done) => {
+  if (Date.now() - last > 10_000 || done === opts.cases) {
+    last = Date.now();
+    process.stderr.write(`fuzz ${surface}: ${done}/${opts.cases}\n`);
+  }
+});
 process.stdout.write(`${formatSummaries(summaries)}\n`);
 const failed = summaries.reduce((n, s) => n + FAILURES.reduce((m, o) => m + s.counts[o], 0), 0);
 process.stdout.write(failed ? `FAIL: ${failed} failing cases (seed ${opts.seed})\n` : `no crashes, hangs, excessive memory or partial outputs (seed ${opts.seed})\n`);

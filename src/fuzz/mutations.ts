@@ -114,9 +114,15 @@ export const BYTE_MUTATIONS: Record<string, ByteMutation> = {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** Paths (lists of keys / indices) of every value in `v`, the root included. */
+/** Values deeper than this, or beyond this many, are not mutation targets (keeps a case's making cheap). */
+const MAX_PATH_DEPTH = 48;
+const MAX_PATHS = 20_000;
+
+/** Paths (lists of keys / indices) of the values in `v`, the root included (bounded, see above). */
 function paths(v: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+  if (out.length >= MAX_PATHS) return out;
   out.push(prefix);
+  if (prefix.length >= MAX_PATH_DEPTH) return out;
   if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...prefix, i], out));
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...prefix, k], out);
   return out;

@@ -44,6 +44,7 @@ export async function surfaceByName(name: string): Promise<FuzzSurface> {
     case 'cli':
       return (await import('./surfaces/cli_surface.js')).cliSurface();
     default:
+      if (name === 'selftest') return (await import('./surfaces/selftest_surface.js')).selftestSurface();
       throw new Error(`unknown fuzz surface '${name}'; known: ${SURFACES.join(', ')}`);
   }
 }

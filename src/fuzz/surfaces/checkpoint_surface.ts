@@ -37,7 +37,7 @@ export function resealCheckpoint(files: FileSet): boolean {
   }
   const opt = meta.optimizer as Record<string, unknown> | undefined;
   if (opt && typeof opt === 'object') Object.assign(opt, { bytes: files[OPTIMIZER_BIN].length, sha256: sha256(files[OPTIMIZER_BIN]) });
-  files[META_JSON] = Buffer.from(JSON.stringify(meta, null, 2), 'utf8');
+  files[META_JSON] = Buffer.from(JSON.stringify(meta), 'utf8'); // not indented: a deeply nested value would grow quadratically
   return true;
 }
 
