@@ -106,6 +106,10 @@ export async function loadOptimizerState(dir: string): Promise<tf.Tensor[] | und
   }
   const specBytes = weightSpecsBytes(metaPath, "'optimizer.specs'", rec.specs);
   const specs = rec.specs as tf.io.WeightsManifestEntry[];
+  // decodeWeights returns a plain object by name: a repeated name (or '__proto__') would lose a tensor
+  if (new Set(specs.map((s) => s.name)).size !== specs.length || specs.some((s) => s.name in Object.prototype)) {
+    throw new CheckpointError(`${metaPath}: 'optimizer.specs' must name each buffer once`, { path: metaPath });
+  }
   const path = join(dir, rec.file);
   let bytes: Buffer;
   try {
@@ -126,12 +130,7 @@ export async function loadOptimizerState(dir: string): Promise<tf.Tensor[] | und
   } catch (err) {
     throw new CheckpointError(`cannot decode ${path} with apc.json's 'optimizer.specs': ${(err as Error).message}`, { path, cause: err });
   }
-  const tensors = specs.map((s) => (Object.hasOwn(named, s.name) ? named[s.name] : undefined));
-  if (new Set(specs.map((s) => s.name)).size !== specs.length || tensors.some((t) => !(t instanceof tf.Tensor))) {
-    tf.dispose(Object.values(named).filter((t) => t instanceof tf.Tensor));
-    throw new CheckpointError(`${metaPath}: 'optimizer.specs' must name each buffer once`, { path: metaPath });
-  }
-  return tensors as tf.Tensor[];
+  return specs.map((s) => named[s.name]);
 }
 
 export { CheckpointError, readCheckpointMeta };
