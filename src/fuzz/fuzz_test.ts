@@ -12,10 +12,10 @@ import { SURFACES } from './surfaces.js';
 const FUZZ_CASES = 25;
 const SEED = 20261202;
 
-test('the harness classifies ok, clean error, crash, hang and partial output, and continues after a hang', { timeout: 120_000 }, async () => {
-  const [s] = await fuzzSurfaces(['selftest'], { cases: 10, seed: 1, caseTimeoutMs: 2_000 });
-  assert.deepEqual(s.counts, { ok: 2, 'clean-error': 2, crash: 2, hang: 2, memory: 0, partial: 2 });
-  assert.deepEqual(s.failures.map((f) => `${f.index} ${f.outcome}`), ['2 crash', '3 hang', '4 partial', '7 crash', '8 hang', '9 partial']);
+test('the harness classifies ok, clean error, crash, hang, partial output and unbounded allocation, and continues after a hang', { timeout: 120_000 }, async () => {
+  const [s] = await fuzzSurfaces(['selftest'], { cases: 12, seed: 1, caseTimeoutMs: 2_000 });
+  assert.deepEqual(s.counts, { ok: 2, 'clean-error': 2, crash: 2, hang: 2, memory: 2, partial: 2 });
+  assert.deepEqual(s.failures.map((f) => `${f.index} ${f.outcome}`), ['2 crash', '3 hang', '4 partial', '5 memory', '8 crash', '9 hang', '10 partial', '11 memory']);
   assert.match(s.failures[0].detail ?? '', /TypeError: cannot read properties/);
   assert.match(s.failures[2].detail ?? '', /left half\.bin in the output folder/);
 });

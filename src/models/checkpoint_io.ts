@@ -196,9 +196,11 @@ function entryBytes(path: string, entry: tf.io.WeightsManifestEntry): number | n
   }
   const dtype = entry.quantization?.dtype ?? entry.dtype;
   if (entry.dtype === 'string' && entry.quantization == null) return null;
-  const size = DTYPE_BYTES[dtype];
+  // a dtype from the file may be any JSON value: no implicit string conversion (a deeply nested
+  // array would overflow the stack) and no inherited keys ('constructor')
+  const size = typeof dtype === 'string' && Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
   if (size === undefined) {
-    throw new CheckpointError(`${where} has unknown dtype '${String(dtype)}'`, { path });
+    throw new CheckpointError(`${where} has unknown dtype ${quote(dtype, 40)}`, { path });
   }
   return entry.shape.reduce((a, b) => a * b, 1) * size;
 }

@@ -36,9 +36,9 @@ const HOSTILE = ['-1', '0', 'NaN', 'Infinity', '1e309', '-0', '0x10', '1.5', '',
 type ArgvMutation = (argv: string[], rng: Rng, all: readonly string[][]) => string;
 
 const MUTATIONS: Record<string, ArgvMutation> = {
-  deleteToken: (a, rng) => { const i = rng.int(a.length); const [t] = a.splice(i, 1); return `delete '${t}'`; },
-  duplicateToken: (a, rng) => { const i = rng.int(a.length); a.splice(i, 0, a[i]); return `duplicate '${a[i]}'`; },
-  swapTokens: (a, rng) => { const i = rng.int(Math.max(1, a.length - 1)); [a[i], a[i + 1]] = [a[i + 1], a[i]]; return `swap tokens ${i}, ${i + 1}`; },
+  deleteToken: (a, rng) => { if (a.length === 0) return 'nothing to delete'; const [t] = a.splice(rng.int(a.length), 1); return `delete '${t}'`; },
+  duplicateToken: (a, rng) => { if (a.length === 0) return 'nothing to duplicate'; const i = rng.int(a.length); a.splice(i, 0, a[i]); return `duplicate '${a[i]}'`; },
+  swapTokens: (a, rng) => { if (a.length < 2) return 'nothing to swap'; const i = rng.int(a.length - 1); [a[i], a[i + 1]] = [a[i + 1], a[i]]; return `swap tokens ${i}, ${i + 1}`; },
   hostileValue: (a, rng) => { const i = rng.int(a.length); const v = pick(rng, HOSTILE); const was = a[i]; a[i] = v; return `'${was}' := ${JSON.stringify(v.slice(0, 20))}`; },
   foreignFlag: (a, rng, all) => {
     const other = pick(rng, all);
