@@ -12,6 +12,8 @@ import { FAILURES, OUTCOMES } from './surface.js';
 export interface FuzzOptions {
   readonly cases: number;
   readonly seed: number;
+  /** First case index (default 0): `{ first: i, cases: 1 }` replays case i. */
+  readonly first?: number;
   /** A case running longer is a hang. */
   readonly caseTimeoutMs?: number;
   /** Seed building and library loading in a fresh worker. */
@@ -85,7 +87,7 @@ class SummaryBuilder {
 }
 
 /**
- * Runs cases 0..N-1 of every surface in `surfaces` (N = `opts.cases`) in one worker thread under
+ * Runs cases first..first+N-1 of every surface in `surfaces` (N = `opts.cases`) in one worker thread under
  * the watchdog; after a hang or a dead worker, a new worker continues with the next case.
  */
 export async function fuzzSurfaces(surfaces: readonly string[], opts: FuzzOptions,
@@ -94,7 +96,8 @@ export async function fuzzSurfaces(surfaces: readonly string[], opts: FuzzOption
   const setupTimeoutMs = opts.setupTimeoutMs ?? 180_000;
   const heapLimitMb = opts.heapLimitMb ?? 2048;
   const builders = new Map(surfaces.map((s) => [s, new SummaryBuilder(s)]));
-  let pending: CaseRange[] = surfaces.map((surface) => ({ surface, seed: opts.seed, from: 0, to: opts.cases }));
+  const first = opts.first ?? 0;
+  let pending: CaseRange[] = surfaces.map((surface) => ({ surface, seed: opts.seed, from: first, to: first + opts.cases }));
 
   while (pending.length > 0) {
     const jobs = pending;

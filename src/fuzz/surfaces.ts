@@ -19,8 +19,8 @@ export type SurfaceName = (typeof SURFACES)[number];
  * The surface called `name`. Imported lazily, so a worker loads only what its surface needs.
  *
  * TODO(sweep grid, issue 15): when `apc sweep` lands (branch i15), add 'sweep-grid' here as
- * `sweepGridSurface(loadSweepGrid, validGrids)` from surfaces/sweep_grid_surface.ts — the JSON
- * mutations and the checks are already there; it only needs the grid loader and a valid grid.
+ * `sweepGridSurface(loadSweepGrid, validGrids, isCleanError)` from surfaces/sweep_grid_surface.ts —
+ * the JSON mutations and the checks are already there; it only needs the grid loader and valid grids.
  */
 export async function surfaceByName(name: string): Promise<FuzzSurface> {
   switch (name as SurfaceName) {

@@ -1,13 +1,13 @@
 /**
  * The files of a VOC2012 tree, one surface per kind: JPEG images, PNG segmentation masks, XML
  * annotations. The seed is voc_fixture's small tree; a case opens it (no cache, 8×8 inputs) and
- * reads every sample of every split, as training and evaluation would.
+ * reads every sample of every split, strictly and with skipBad.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { BadInputError } from '../../data/bad_input.js';
 import type { SplitName } from '../../data/dataset.js';
-import { openVocDataset } from '../../data/voc.js';
+import { openVocDataset, type VocDataset } from '../../data/voc.js';
 import { defaultFixtureSpec, writeVocTree } from '../../data/voc_fixture.js';
 import type { FileSet, FuzzSurface } from '../surface.js';
 
@@ -26,6 +26,19 @@ function readTree(root: string): FileSet {
   return files;
 }
 
+const OPTIONS = { cacheDir: null, log: () => {}, imageSize: 8 } as const;
+
+/** Reads every sample of every split, as training and evaluation would, checking value ranges. */
+function readAll(ds: VocDataset): void {
+  for (const split of ['train', 'val', 'test'] as SplitName[]) {
+    for (let i = 0; i < ds.size(split); i++) {
+      const s = ds.get(split, i);
+      if (s.image.length !== 8 * 8 * 3 || s.image.some((v) => !(v >= 0 && v <= 1))) throw new Error(`${split}/${s.id}: image out of range`);
+      if (s.mask && s.mask.some((v) => !(v <= 20 || v === 255))) throw new Error(`${split}/${s.id}: mask value out of range`);
+    }
+  }
+}
+
 export function vocSurface(kind: keyof typeof EXTENSION): FuzzSurface {
   return {
     name: kind,
@@ -36,13 +49,29 @@ export function vocSurface(kind: keyof typeof EXTENSION): FuzzSurface {
     },
     targets: (seed) => Object.keys(seed).filter((rel) => rel.endsWith(EXTENSION[kind])),
     async load(caseDir) {
-      const ds = openVocDataset(join(caseDir, 'VOC2012'), { cacheDir: null, log: () => {}, imageSize: 8 });
-      for (const split of ['train', 'val', 'test'] as SplitName[]) {
-        for (let i = 0; i < ds.size(split); i++) {
-          const s = ds.get(split, i);
-          if (s.image.length !== 8 * 8 * 3 || s.image.some((v) => !(v >= 0 && v <= 1))) throw new Error(`${split}/${s.id}: image out of range`);
-          if (s.mask && s.mask.some((v) => !(v <= 20 || v === 255))) throw new Error(`${split}/${s.id}: mask value out of range`);
-        }
+      // strict, then with skipBad, which must never throw and must skip exactly when strict failed
+      // (its first skip being the strict error), as voc_fuzz_test.ts asserts
+      const root = join(caseDir, 'VOC2012');
+      let strictError: unknown;
+      try {
+        readAll(openVocDataset(root, OPTIONS));
+      } catch (err) {
+        strictError = err;
+      }
+      if (strictError !== undefined && !(strictError instanceof BadInputError)) throw strictError;
+      let lenient: VocDataset;
+      try {
+        lenient = openVocDataset(root, { ...OPTIONS, skipBad: true });
+        readAll(lenient);
+      } catch (err) {
+        throw new Error(`with skipBad: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      }
+      if (strictError === undefined && lenient.skipped.length > 0) throw new Error(`loaded, but skipBad skipped ${lenient.skipped.length} entries`);
+      if (strictError instanceof BadInputError) {
+        const first = lenient.skipped[0];
+        if (!first) throw new Error(`rejected (${strictError.message}) but skipBad skipped nothing`);
+        if (`${first.file}: ${first.problem}` !== strictError.message) throw new Error(`skipBad's first skip '${first.file}: ${first.problem}' is not the strict error '${strictError.message}'`);
+        throw strictError;
       }
     },
     isCleanError: (err) => err instanceof BadInputError,
