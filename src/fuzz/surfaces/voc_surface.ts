@@ -1,10 +1,13 @@
 /**
  * The files of a VOC2012 tree, one surface per kind: JPEG images, PNG segmentation masks, XML
  * annotations. The seed is voc_fixture's small tree; a case opens it (no cache, 8×8 inputs) and
- * reads every sample of every split, strictly and with skipBad.
+ * reads every sample of every split, strictly and with skipBad. 70 % of the PNG cases get their chunk
+ * CRCs re-sealed, so they reach the decoder behind the CRC check.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Rng } from '../../engine/random.js';
 import { BadInputError } from '../../data/bad_input.js';
 import type { SplitName } from '../../data/dataset.js';
 import { openVocDataset, type VocDataset } from '../../data/voc.js';
@@ -24,6 +27,25 @@ function readTree(root: string): FileSet {
   };
   walk(root);
   return files;
+}
+
+/**
+ * Rewrites the CRC of every PNG chunk it can walk (length, type, data, CRC) to match the chunk, so a
+ * mutation reaches the decoder (dimensions, zlib stream, palette) instead of stopping at the CRC
+ * check. Returns how many chunks were re-sealed.
+ */
+export function resealPngCrcs(png: Uint8Array): number {
+  const b = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  let at = 8;
+  let n = 0;
+  while (at + 12 <= b.length) {
+    const len = b.readUInt32BE(at);
+    if (at + 12 + len > b.length) break;
+    b.writeUInt32BE(crc32(b.subarray(at + 4, at + 8 + len)) >>> 0, at + 8 + len);
+    n++;
+    at += 12 + len;
+  }
+  return n;
 }
 
 const OPTIONS = { cacheDir: null, log: () => {}, imageSize: 8 } as const;
@@ -48,6 +70,12 @@ export function vocSurface(kind: keyof typeof EXTENSION): FuzzSurface {
       return [Object.fromEntries(Object.entries(files).map(([rel, b]) => [join('VOC2012', rel), b]))];
     },
     targets: (seed) => Object.keys(seed).filter((rel) => rel.endsWith(EXTENSION[kind])),
+    afterMutate(files, rng: Rng) {
+      if (kind !== 'png' || rng.next() < 0.3) return undefined;
+      let n = 0;
+      for (const [rel, b] of Object.entries(files)) if (rel.endsWith('.png')) n += resealPngCrcs(b);
+      return `re-sealed ${n} PNG chunk CRCs`;
+    },
     async load(caseDir) {
       // strict, then with skipBad, which must never throw and must skip exactly when strict failed
       // (its first skip being the strict error), as voc_fuzz_test.ts asserts
