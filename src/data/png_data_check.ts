@@ -4,7 +4,7 @@
  * the same corrupt file decoded to different pixels (or different errors) on each read — found by
  * `npm run fuzz` with re-sealed chunk CRCs.
  */
-import { inflateSync } from 'node:zlib';
+import { crc32, inflateSync } from 'node:zlib';
 import { BadInputError, describeThrown } from './bad_input.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -44,6 +44,8 @@ export function checkPngDataLength(bytes: Uint8Array, file: string, maxMegapixel
     const len = b.readUInt32BE(at);
     if (at + 12 + len > b.length) break;
     const type = b.toString('latin1', at + 4, at + 8);
+    // a chunk failing its CRC is the decoder's to report (it says so); only sealed data is measured here
+    if (crc32(b.subarray(at + 4, at + 8 + len)) >>> 0 !== b.readUInt32BE(at + 8 + len)) return;
     if (type === 'IDAT') idat.push(b.subarray(at + 8, at + 8 + len));
     if (type === 'IEND') break;
     at += 12 + len;
@@ -54,10 +56,10 @@ export function checkPngDataLength(bytes: Uint8Array, file: string, maxMegapixel
     // one byte more than expected is enough to tell "too long": never inflate a zip bomb in full
     inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1, finishFlush: 2 /* Z_SYNC_FLUSH: a truncated stream is measured, not an error */ });
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new BadInputError(file, `PNG image data inflates to more than the ${expected} bytes its ${width}×${height} header implies`);
-    throw new BadInputError(file, `corrupt PNG image data (${describeThrown(err)})`);
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new BadInputError(file, `corrupt or truncated PNG: image data inflates to more than the ${expected} bytes its ${width}×${height} header implies`);
+    throw new BadInputError(file, `corrupt or truncated PNG (image data: ${describeThrown(err)})`);
   }
   if (inflated.length !== expected) {
-    throw new BadInputError(file, `PNG image data inflates to ${inflated.length} bytes, ${inflated.length < expected ? 'fewer' : 'more'} than the ${expected} its ${width}×${height} header implies (truncated or corrupt)`);
+    throw new BadInputError(file, `corrupt or truncated PNG: image data inflates to ${inflated.length} bytes, ${inflated.length < expected ? 'fewer' : 'more'} than the ${expected} its ${width}×${height} header implies`);
   }
 }

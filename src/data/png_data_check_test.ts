@@ -44,7 +44,7 @@ test('image data shorter than the header implies is refused, the same way every 
   for (let k = 0; k < 3; k++) {
     assert.throws(() => decodeVocMask(png, 'short.png'), (err: unknown) => {
       assert.ok(err instanceof BadInputError);
-      assert.equal(err.message, 'short.png: PNG image data inflates to 15 bytes, fewer than the 20 its 4×4 header implies (truncated or corrupt)');
+      assert.equal(err.message, 'short.png: corrupt or truncated PNG: image data inflates to 15 bytes, fewer than the 20 its 4×4 header implies');
       return true;
     });
   }
@@ -52,7 +52,7 @@ test('image data shorter than the header implies is refused, the same way every 
 
 test('image data longer than the header implies, and a header above the pixel limit, are refused', () => {
   assert.throws(() => checkPngDataLength(greyPng(4, 4, Buffer.alloc(10_000)), 'long.png', 40),
-    /^BadInputError: long\.png: PNG image data inflates to more than the 20 bytes its 4×4 header implies$/);
+    /^BadInputError: long\.png: corrupt or truncated PNG: image data inflates to more than the 20 bytes its 4×4 header implies$/);
   assert.throws(() => checkPngDataLength(greyPng(100_000, 100_000, Buffer.alloc(4)), 'huge.png', 40),
     /huge\.png: PNG header claims 100000×100000 pixels, above the 40 MP limit/);
 });
