@@ -26,8 +26,8 @@ export function pngInflatedBytes(width: number, height: number, bitsPerPixel: nu
 
 /**
  * Throws a BadInputError naming `file` unless IHDR's size is within `maxMegapixels` and the IDAT
- * chunks inflate to exactly the size it implies. Chunk structure problems (a length past the end,
- * no IHDR) are left to the decoder.
+ * chunks inflate to exactly the size it implies, and that the chunks are whole up to IEND. A
+ * missing IHDR or a chunk failing its CRC is left to the decoder (which names it).
  */
 export function checkPngDataLength(bytes: Uint8Array, file: string, maxMegapixels: number): void {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -40,14 +40,17 @@ export function checkPngDataLength(bytes: Uint8Array, file: string, maxMegapixel
   if (channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) return; // the decoder names these
   const expected = pngInflatedBytes(width, height, depth * channels, b[28] === 1);
   const idat: Buffer[] = [];
-  for (let at = 8; at + 12 <= b.length;) {
+  let ended = false;
+  for (let at = 8; !ended;) {
+    // pngjs inflates whatever IDAT data it got from a file cut short: the chunks must be whole, up to IEND
+    if (at + 12 > b.length) throw new BadInputError(file, `corrupt or truncated PNG: the file ends inside the chunk at byte ${at}, before IEND`);
     const len = b.readUInt32BE(at);
-    if (at + 12 + len > b.length) break;
+    if (at + 12 + len > b.length) throw new BadInputError(file, `corrupt or truncated PNG: the chunk at byte ${at} claims ${len} bytes, past the end of the file`);
     const type = b.toString('latin1', at + 4, at + 8);
     // a chunk failing its CRC is the decoder's to report (it says so); only sealed data is measured here
     if (crc32(b.subarray(at + 4, at + 8 + len)) >>> 0 !== b.readUInt32BE(at + 8 + len)) return;
     if (type === 'IDAT') idat.push(b.subarray(at + 8, at + 8 + len));
-    if (type === 'IEND') break;
+    ended = type === 'IEND';
     at += 12 + len;
   }
   if (idat.length === 0) return;

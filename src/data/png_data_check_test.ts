@@ -56,3 +56,11 @@ test('image data longer than the header implies, and a header above the pixel li
   assert.throws(() => checkPngDataLength(greyPng(100_000, 100_000, Buffer.alloc(4)), 'huge.png', 40),
     /huge\.png: PNG header claims 100000×100000 pixels, above the 40 MP limit/);
 });
+
+test('a chunk running past the end of the file, or no IEND, is refused (CRCs intact: pngjs would inflate the part it got)', () => {
+  const png = greyPng(4, 4, Buffer.alloc(20));
+  assert.throws(() => checkPngDataLength(png.subarray(0, png.length - 12), 'noend.png', 40), /noend\.png: corrupt or truncated PNG: the file ends inside the chunk at byte \d+, before IEND/);
+  const long = Buffer.from(png);
+  long.writeUInt32BE(1000, 33); // IDAT's length
+  assert.throws(() => checkPngDataLength(long, 'cut.png', 40), /cut\.png: corrupt or truncated PNG: the chunk at byte 33 claims 1000 bytes, past the end of the file/);
+});

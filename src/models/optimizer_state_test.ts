@@ -111,3 +111,12 @@ test('an apc.json that is not JSON gives one line, control bytes escaped', async
   write(() => {}, pristineBin, (t) => t.replace('"optimizer":{', '"optimizer":{"a":\u0000\n\u0001,'));
   await rejects(/apc\.json is not valid JSON \(.*; file is \d+ bytes\)/);
 });
+
+test('a config asking for 1e308 ResNet blocks, or with a kind nested 100 000 deep, is refused at once', async () => {
+  const { parseModelConfig } = await import('./model_config.js');
+  const { archPreset } = await import('./model_config.js');
+  const resnet = archPreset({ arch: 'resnet18', width: 64, imageSize: 8, numClasses: 3 }) as unknown as { blocks: number[] };
+  assert.throws(() => parseModelConfig({ ...resnet, blocks: [2, 2, 2, 1e308] }, 'apc.json config'), /^Error: apc\.json config: blocks\.3: .*1024/);
+  const deep = JSON.parse(`{"kind":${'['.repeat(100_000)}${']'.repeat(100_000)}}`) as unknown;
+  assert.throws(() => parseModelConfig(deep, 'apc.json config'), /^Error: apc\.json config: 'kind' is \[1 items\], expected one of vgg/);
+});
