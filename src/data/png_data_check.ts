@@ -53,7 +53,7 @@ export function checkPngDataLength(bytes: Uint8Array, file: string, maxMegapixel
     ended = type === 'IEND';
     at += 12 + len;
   }
-  if (idat.length === 0) return;
+  if (idat.length === 0) throw new BadInputError(file, 'corrupt or truncated PNG: no image data (IDAT chunk)');
   let inflated: Buffer;
   try {
     // one byte more than expected is enough to tell "too long": never inflate a zip bomb in full

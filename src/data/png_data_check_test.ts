@@ -64,3 +64,9 @@ test('a chunk running past the end of the file, or no IEND, is refused (CRCs int
   long.writeUInt32BE(1000, 33); // IDAT's length
   assert.throws(() => checkPngDataLength(long, 'cut.png', 40), /cut\.png: corrupt or truncated PNG: the chunk at byte 33 claims 1000 bytes, past the end of the file/);
 });
+
+test('a PNG without image data is refused (pngjs decoded uninitialised memory)', () => {
+  const png = greyPng(4, 4, Buffer.alloc(20));
+  const noIdat = Buffer.concat([png.subarray(0, 33), png.subarray(png.length - 12)]); // signature, IHDR, IEND
+  assert.throws(() => decodeVocMask(noIdat, 'empty.png'), /empty\.png: corrupt or truncated PNG: no image data \(IDAT chunk\)/);
+});
