@@ -3,6 +3,8 @@
  * apc command line. Parses flags into validated options and calls the library; no logic here.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend } from '../engine/backend.js';
 import { installInterruptHandlers, InterruptedError, signalExitCode } from '../engine/interrupt.js';
 import { DEFAULT_MAX_SKIPPED_BATCHES, NON_FINITE_POLICIES } from '../train/non_finite.js';
@@ -245,4 +247,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+/** True when this module is the process's entry point (node main.js, the npm bin symlink, tsx). */
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+// Imported (the fuzz harness builds the program in-process), it must not run the CLI.
+if (isEntryPoint()) process.exitCode = await main(process.argv);

@@ -12,6 +12,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadInputError, describeThrown } from './bad_input.js';
+import { checkPngDataLength } from './png_data_check.js';
 import { VOC_NUM_CLASSES, VOC_PALETTE, VOC_VOID, VOC_VOID_COLOUR } from './voc_annotations.js';
 
 export interface RgbImage {
@@ -84,6 +85,7 @@ export function decodeVocMask(bytes: Uint8Array, file: string, limits: DecodeLim
     const h = dv.getUint32(20);
     if (w * h > limits.maxMegapixels * 1e6) throw new BadInputError(file, `PNG header claims ${w}×${h} pixels, above the ${limits.maxMegapixels} MP limit`);
   }
+  checkPngDataLength(bytes, file, limits.maxMegapixels);
   let png: PngMeta;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true }) as unknown as PngMeta;

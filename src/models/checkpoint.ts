@@ -11,8 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, type CheckpointMeta, loadCheckpointWeights, readCheckpointMeta, saveCheckpoint, writeFileAtomic } from './checkpoint_io.js';
+import { CheckpointError, type CheckpointMeta, loadCheckpointWeights, META_JSON, readCheckpointMeta, saveCheckpoint, weightSpecsBytes, writeFileAtomic } from './checkpoint_io.js';
 import { GraphNet } from './graph/graph_net.js';
+import { quote } from './import/errors.js';
 import { kerasTopology } from './layers_export.js';
 import { type ModelConfig, parseModelConfig } from './model_config.js';
 
@@ -88,24 +89,48 @@ export async function loadNet(dir: string): Promise<{ net: GraphNet; meta: NetMe
   }
 }
 
-/** Reads the optimizer buffers saved with a checkpoint (verified against apc.json). */
+/**
+ * Reads the optimizer buffers saved with a checkpoint, verified against apc.json's record: a plain
+ * file name inside `dir`, its byte count and SHA-256, and specs whose sizes add up to exactly the
+ * file's bytes (checked before anything is decoded). Every failure is a CheckpointError naming the file.
+ */
 export async function loadOptimizerState(dir: string): Promise<tf.Tensor[] | undefined> {
   const meta = await readCheckpointMeta(dir);
-  const rec = meta.optimizer as OptimizerRecord | undefined;
-  if (!rec) return undefined;
+  const metaPath = join(dir, META_JSON);
+  const rec = meta.optimizer as Partial<OptimizerRecord> | undefined;
+  if (rec === undefined) return undefined;
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new CheckpointError(`${metaPath}: 'optimizer' must be an object { file, bytes, sha256, specs }`, { path: metaPath });
+  if (rec.file !== OPTIMIZER_BIN) throw new CheckpointError(`${metaPath}: 'optimizer.file' is ${quote(rec.file)}, expected "${OPTIMIZER_BIN}"`, { path: metaPath });
+  if (!Number.isSafeInteger(rec.bytes) || typeof rec.sha256 !== 'string') {
+    throw new CheckpointError(`${metaPath}: 'optimizer' must record the file's bytes (an integer) and sha256`, { path: metaPath });
+  }
+  const specBytes = weightSpecsBytes(metaPath, "'optimizer.specs'", rec.specs);
+  const specs = rec.specs as tf.io.WeightsManifestEntry[];
+  // decodeWeights returns a plain object by name: a repeated name (or '__proto__') would lose a tensor
+  if (new Set(specs.map((s) => s.name)).size !== specs.length || specs.some((s) => s.name in Object.prototype)) {
+    throw new CheckpointError(`${metaPath}: 'optimizer.specs' must name each buffer once`, { path: metaPath });
+  }
   const path = join(dir, rec.file);
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch {
-    throw new CheckpointError(`checkpoint ${dir} is incomplete: ${rec.file} missing (recorded in apc.json)`, { path });
+    throw new CheckpointError(`checkpoint ${dir} is incomplete: ${rec.file} missing or unreadable (recorded in apc.json)`, { path });
   }
   if (bytes.byteLength !== rec.bytes || createHash('sha256').update(bytes).digest('hex') !== rec.sha256) {
     throw new CheckpointError(`checkpoint ${path} does not match apc.json's record (${bytes.byteLength} bytes, expected ${rec.bytes}; corrupted or from another save)`, { path });
   }
+  if (bytes.byteLength !== specBytes) {
+    throw new CheckpointError(`checkpoint ${path} holds ${bytes.byteLength} bytes, but apc.json's 'optimizer.specs' describe ${specBytes}`, { path });
+  }
   const ab = new Uint8Array(bytes).buffer;
-  const named = tf.io.decodeWeights(ab, rec.specs);
-  return rec.specs.map((s) => named[s.name]);
+  let named: tf.NamedTensorMap;
+  try {
+    named = tf.io.decodeWeights(ab, specs);
+  } catch (err) {
+    throw new CheckpointError(`cannot decode ${path} with apc.json's 'optimizer.specs': ${(err as Error).message}`, { path, cause: err });
+  }
+  return specs.map((s) => named[s.name]);
 }
 
 export { CheckpointError, readCheckpointMeta };

@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { FileWriteError, writeFileAtomic as writeAtomic } from '../engine/files.js';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { oneLine, quote } from './import/errors.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -33,7 +34,8 @@ export const META_JSON = 'apc.json';
 export class CheckpointError extends Error {
   readonly path: string | undefined;
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    // one line whatever a file held (a weight name with a line break, say): the CLI prints it alone
+    super(oneLine(message, 4000), options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'CheckpointError';
     this.path = options?.path;
   }
@@ -165,7 +167,8 @@ function parseJson(path: string, bytes: Uint8Array): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new CheckpointError(`${path} is not valid JSON (${errMessage(err)}; file is ${bytes.byteLength} bytes)`, {
+    // the parser quotes the bad bytes: keep the message on one line, control characters escaped
+    throw new CheckpointError(`${path} is not valid JSON (${oneLine(errMessage(err), 160)}; file is ${bytes.byteLength} bytes)`, {
       path,
       cause: err,
     });
@@ -189,22 +192,43 @@ const DTYPE_BYTES: Record<string, number> = {
 function entryBytes(path: string, entry: tf.io.WeightsManifestEntry): number | null {
   const where = `weight '${entry.name}' in ${path}`;
   if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new CheckpointError(`${where} has an invalid shape ${JSON.stringify(entry.shape)}`, { path });
+    throw new CheckpointError(`${where} has an invalid shape ${quote(entry.shape)}`, { path });
   }
   const dtype = entry.quantization?.dtype ?? entry.dtype;
   if (entry.dtype === 'string' && entry.quantization == null) return null;
-  const size = DTYPE_BYTES[dtype];
+  // a dtype from the file may be any JSON value: no implicit string conversion (a deeply nested
+  // array would overflow the stack) and no inherited keys ('constructor')
+  const size = typeof dtype === 'string' && Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype] : undefined;
   if (size === undefined) {
-    throw new CheckpointError(`${where} has unknown dtype '${String(dtype)}'`, { path });
+    throw new CheckpointError(`${where} has unknown dtype ${quote(dtype, 40)}`, { path });
   }
   return entry.shape.reduce((a, b) => a * b, 1) * size;
+}
+
+/**
+ * Checks a list of weight specs read from a file (`where` names it and the field) and returns the
+ * bytes the weights occupy, so a loader can compare it with the data before decoding anything.
+ */
+export function weightSpecsBytes(path: string, where: string, specs: unknown): number {
+  if (!Array.isArray(specs)) throw new CheckpointError(`${path}: ${where} must be an array of weight specs, found ${describeJsonType(specs)}`, { path });
+  let total = 0;
+  for (const [i, w] of specs.entries()) {
+    if (!isPlainObject(w) || typeof w.name !== 'string') throw new CheckpointError(`${path}: ${where}[${i}] must be an object with a name`, { path });
+    if (w.quantization !== undefined || typeof w.dtype !== 'string' || DTYPE_BYTES[w.dtype] === undefined || w.dtype === 'complex64') {
+      throw new CheckpointError(`${path}: ${where}[${i}] ('${oneLine(w.name, 60)}') has dtype ${quote(w.dtype, 40)}, expected float32, int32 or bool`, { path });
+    }
+    const n = entryBytes(path, w as unknown as tf.io.WeightsManifestEntry);
+    total += n ?? 0;
+    if (!Number.isSafeInteger(total)) throw new CheckpointError(`${path}: ${where} declares more bytes than can be read`, { path });
+  }
+  return total;
 }
 
 /** Reject weight paths that escape the checkpoint directory. */
 function weightFileName(modelPath: string, p: unknown): string {
   if (typeof p !== 'string' || p === '' || isAbsolute(p) || normalize(p).split(sep).includes('..') || p.includes('\\')) {
     throw new CheckpointError(
-      `${modelPath} lists weights file ${JSON.stringify(p)}; expected a plain file name inside the checkpoint directory`,
+      `${modelPath} lists weights file ${quote(p)}; expected a plain file name inside the checkpoint directory`,
       { path: modelPath },
     );
   }
@@ -384,11 +408,11 @@ function validateIntegrity(path: string, v: unknown): CheckpointIntegrity {
     throw new CheckpointError(`${path} has a malformed integrity block: ${what}`, { path });
   };
   if (!isPlainObject(v)) return bad(`expected an object, found ${describeJsonType(v)}`);
-  if (v.algorithm !== 'sha256') return bad(`algorithm is ${JSON.stringify(v.algorithm)}, expected "sha256"`);
+  if (v.algorithm !== 'sha256') return bad(`algorithm is ${quote(v.algorithm)}, expected "sha256"`);
   if (!isPlainObject(v.files)) return bad(`'files' is ${describeJsonType(v.files)}, expected an object`);
   for (const [name, d] of Object.entries(v.files)) {
     if (!isPlainObject(d) || !Number.isInteger(d.bytes) || typeof d.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(d.sha256)) {
-      bad(`entry for ${name} must be { bytes: integer, sha256: 64 hex chars }, found ${JSON.stringify(d)}`);
+      bad(`entry for ${name} must be { bytes: integer, sha256: 64 hex chars }, found ${quote(d)}`);
     }
   }
   return v as unknown as CheckpointIntegrity;

@@ -236,3 +236,19 @@ test('a crash between files while overwriting is detected', async () => {
 test('checkpointPaths', () => {
   assert.deepEqual(checkpointPaths(join('runs', 't')), { last: join('runs', 't', 'last'), best: join('runs', 't', 'best') });
 });
+
+test('hostile weightsManifest dtypes (from the fuzzer): a 100 000-deep array or an inherited key is one CheckpointError', async () => {
+  const dir = freshDir();
+  await saveCheckpoint(dir, buildModel(), META);
+  const modelPath = join(dir, 'model.json');
+  const json = JSON.parse(await readFile(modelPath, 'utf8')) as { weightsManifest: { weights: { dtype: unknown }[] }[] };
+  for (const [dtype, shown] of [['DEEP', '[1 items]'], ['constructor', '"constructor"'], [7, '7']] as const) {
+    json.weightsManifest[0].weights[0].dtype = dtype;
+    await writeFile(modelPath, JSON.stringify(json).replace('"DEEP"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`));
+    await assert.rejects(loadCheckpoint(dir), (err: unknown) => {
+      assert.ok(err instanceof CheckpointError, `${String(dtype)}: ${(err as Error)?.name}: ${(err as Error)?.message?.slice(0, 200)}`);
+      assert.ok(err.message.includes(`in ${modelPath} has unknown dtype ${shown}`), err.message.slice(0, 300));
+      return true;
+    });
+  }
+});

@@ -4,6 +4,7 @@
  * `--arch` presets.
  */
 import { z } from 'zod';
+import { quote } from './import/errors.js';
 import { Graph } from './graph/graph.js';
 import { type GraphSpec, GraphSpecSchema } from './graph/graph_spec.js';
 import { MOBILENET_V2_SETTING, type MobileNetV2Config, MobileNetV2ConfigSchema, mobilenetV2Graph } from './families/mobilenet_v2.js';
@@ -30,8 +31,14 @@ export function parseModelConfig(raw: unknown, where = 'config'): ModelConfig {
   const kind = (raw as { kind?: unknown } | null)?.kind;
   const schema = kind === 'vgg' ? VggConfigSchema : kind === 'resnet' ? ResNetConfigSchema
     : kind === 'mobilenetv2' ? MobileNetV2ConfigSchema : kind === 'graph' ? GraphSpecSchema : undefined;
-  if (!schema) throw new Error(`${where}: 'kind' is ${JSON.stringify(kind)}, expected one of vgg, resnet, mobilenetv2, graph`);
-  const r = schema.safeParse(raw);
+  if (!schema) throw new Error(`${where}: 'kind' is ${quote(kind)}, expected one of vgg, resnet, mobilenetv2, graph`);
+  let r: ReturnType<typeof schema.safeParse>;
+  try {
+    r = schema.safeParse(raw);
+  } catch (err) {
+    if (err instanceof RangeError) throw new Error(`${where}: nested too deeply to be a model config`);
+    throw err;
+  }
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new Error(`${where}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { BadInputError } from '../data/bad_input.js';
+import { checkPngDataLength } from '../data/png_data_check.js';
 
 export interface DecodedImage {
   /** H·W·3 float32 in [0,1], row-major. */
@@ -43,6 +45,7 @@ function decodeImage(buf: Buffer, name: string, ext: ImageExtension): DecodedIma
   let rgba: Uint8Array, width: number, height: number;
   try {
     if (ext === '.png') {
+      checkPngDataLength(buf, name, 64); // size and data length before pngjs allocates and decodes
       const png = PNG.sync.read(buf);
       ({ width, height } = png);
       rgba = png.data;
@@ -52,7 +55,7 @@ function decodeImage(buf: Buffer, name: string, ext: ImageExtension): DecodedIma
       rgba = img.data;
     }
   } catch (err) {
-    const why = String((err as Error)?.message ?? err).split('\n')[0];
+    const why = err instanceof BadInputError ? err.problem : String((err as Error)?.message ?? err).split('\n')[0];
     throw new Error(`${name} is not a readable ${ext === '.png' ? 'PNG' : 'JPEG'} file (${why})`);
   }
   if (!(width > 0 && height > 0)) throw new Error(`${name} has no pixels (${width}×${height})`);

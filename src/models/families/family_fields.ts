@@ -2,6 +2,12 @@
 import { z } from 'zod';
 import { InputNormalizationSchema } from '../graph/graph_spec.js';
 
+/**
+ * Most repeats of one stage (blocks of a ResNet stage, inverted residuals of a MobileNetV2 stage) a
+ * config may ask for: a config read from a file asking for 1e308 would otherwise build forever.
+ */
+export const MAX_STAGE_REPEATS = 1024;
+
 /** Shared fields; `dropout` defaults to the family's own head dropout. */
 export function familyFields(defaultDropout: number) {
   return {

@@ -8,13 +8,13 @@
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
 import { parseGraphSpec } from '../graph/graph_spec.js';
-import { familyFields } from './family_fields.js';
+import { familyFields, MAX_STAGE_REPEATS } from './family_fields.js';
 
 const BlockSchema = z.object({
   /** Expansion factor t (hidden channels = t · input channels). */
   expansion: z.number().int().positive(),
   channels: z.number().int().positive(),
-  repeats: z.number().int().positive(),
+  repeats: z.number().int().positive().max(MAX_STAGE_REPEATS),
   /** Stride of the first repeat. */
   stride: z.union([z.literal(1), z.literal(2)]),
 });

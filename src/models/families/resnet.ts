@@ -8,12 +8,12 @@
 import { z } from 'zod';
 import type { GraphSpec, NodeSpecInput } from '../graph/graph_spec.js';
 import { parseGraphSpec } from '../graph/graph_spec.js';
-import { familyFields } from './family_fields.js';
+import { familyFields, MAX_STAGE_REPEATS } from './family_fields.js';
 
 export const ResNetConfigSchema = z.object({
   kind: z.literal('resnet'),
   /** Basic blocks per stage (resnet18: [2, 2, 2, 2], resnet34: [3, 4, 6, 3]). */
-  blocks: z.array(z.number().int().positive()).min(1),
+  blocks: z.array(z.number().int().positive().max(MAX_STAGE_REPEATS)).min(1),
   /** Channels per stage (torchvision: 64, 128, 256, 512); the stem has the first stage's. */
   widths: z.array(z.number().int().positive()).min(1),
   /** 'imagenet': 7×7/2 conv (pads 3) + 3×3/2 max-pool (pads 1); 'small': 3×3/1 conv + the same pool. */

@@ -42,7 +42,8 @@ export function quote(value: unknown, max = 60): string {
   try {
     s = typeof value === 'bigint' ? `${value}` : JSON.stringify(value) ?? String(value);
   } catch {
-    s = String(value);
+    // too deep (or cyclic) to print: its type only — String() would recurse as deeply
+    s = Array.isArray(value) ? `[${value.length} items]` : typeof value === 'object' && value !== null ? '{…}' : typeof value;
   }
   return oneLine(s, max);
 }
