@@ -10,7 +10,8 @@
  * PyTorch (Debian's python3-torch in a child; `npm run bench:setup` installs it) alternate, and
  * the table gives medians and the apc/PyTorch ratio per row. `--profile` prints apc's per-kernel
  * times for each row. `--sgd-share` prints how much of a step the optimizer update takes.
- * `--skip-attribution`, `--skip-memory`, `--skip-presets` and `--skip-depthwise` drop sections.
+ * `--skip-attribution`, `--skip-memory`, `--skip-presets` and `--skip-depthwise` drop sections. `--sweep` adds
+ * the sweep-throughput section (sweep_throughput.ts: sequential, local pool, 1 and 2 BullMQ workers).
  * The depthwise section times a MobileNet block's depthwise train step (forward + input and filter
  * gradients, batch `--batch`, 32×32×96, 3×3, strides 1 and 2) against cpu, with the per-kernel split.
  */
@@ -27,6 +28,7 @@ import { labelObjective, trainStep } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { depthwiseStepRows } from './depthwise.js';
+import { sweepThroughput } from './sweep_throughput.js';
 import { epochMemoryCheck, STUDY_RSS_PRESETS, type StudyRssPreset, studyRunRss } from './memory.js';
 import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     profile: { type: 'boolean', default: false }, 'sgd-share': { type: 'boolean', default: false },
     'skip-attribution': { type: 'boolean', default: false }, 'skip-memory': { type: 'boolean', default: false },
     'skip-presets': { type: 'boolean', default: false }, 'skip-depthwise': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
+    sweep: { type: 'boolean', default: false },
   } });
   const rssPreset = values['rss-preset'] as StudyRssPreset;
   if (!STUDY_RSS_PRESETS.includes(rssPreset)) throw new Error(`--rss-preset '${values['rss-preset']}': expected ${STUDY_RSS_PRESETS.join(' or ')}`);
@@ -132,6 +135,14 @@ async function main(): Promise<void> {
       ? `apc run --preset ${rssPreset} (child${rssPreset === 'quick' ? ', = npm start' : ''}): ${study.seconds.toFixed(0)} s, peak RSS ${study.maxRssMb?.toFixed(0) ?? '?'} MB`
       : `apc run --preset ${rssPreset} (child) failed: ${study.note}`);
     report.memory = { epochs, study };
+  }
+  if (values.sweep) {
+    console.log('\nsweep throughput (smoke grid: 2 seeds × KD ± WCAM = 12 stage jobs, apc children on one wasm thread each):');
+    const rows = await sweepThroughput(log);
+    const base = rows[0]?.jobsPerHour ?? NaN;
+    for (const l of table(['executor', 'jobs', 's', 'jobs/hour', '× sequential'], rows.map((r) => [
+      r.executor + (r.ok ? '' : ' (FAILED)'), String(r.jobs), r.seconds.toFixed(0), r.jobsPerHour.toFixed(0), (r.jobsPerHour / base).toFixed(2)]))) console.log(l);
+    report.sweep = rows;
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
 }

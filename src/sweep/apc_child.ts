@@ -1,7 +1,7 @@
 /**
  * One apc stage as a child process: the same Node, the CLI main from this build (tsx for sources),
- * one wasm thread, output appended to a log file, and an IPC channel so the child dies with its
- * parent (`exit_with_parent.ts`).
+ * one wasm thread, output appended to a log file, and a watch that ends the child when its parent
+ * dies (`exit_with_parent.ts`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeSync } from 'node:fs';
@@ -33,7 +33,7 @@ export function spawnApc(args: readonly string[], opts: ApcChildOptions): ApcChi
   const argv = [...(EXT === '.ts' ? ['--import', 'tsx'] : []), '--import', PRELOAD, MAIN, ...(opts.backend ? ['--backend', opts.backend] : []), ...args];
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd, 'ipc'], env: { ...process.env, APC_WASM_THREADS: '1', ...opts.env } });
+    child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, APC_WASM_THREADS: '1', APC_EXIT_WITH_PARENT: '1', ...opts.env } });
   } finally {
     closeSync(fd); // the child holds its own copy
   }
