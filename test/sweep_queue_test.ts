@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -61,8 +61,8 @@ test('queue: two workers, one SIGKILLed mid-job; one result per job; sweep.json 
   const local = apcAsync(['sweep', ...GRID, '--jobs', '2', '--out', localOut]);
   assert.equal(await local.exited, 0, local.stderr());
 
-  const w1 = apcAsync(['worker', '--queue', url!, '--lock-seconds', '3']);
-  const w2 = apcAsync(['worker', '--queue', url!, '--lock-seconds', '3']);
+  const w1 = apcAsync(['worker', '--queue', url!, '--lock-seconds', '5']);
+  const w2 = apcAsync(['worker', '--queue', url!, '--lock-seconds', '5']);
   const sweep = apcAsync(['sweep', ...GRID, '--queue', url!, '--out', queueOut]);
   try {
     // wait until worker 1 runs a stage, give the child a moment, then SIGKILL the worker
@@ -98,6 +98,7 @@ test('queue: two workers, one SIGKILLed mid-job; one result per job; sweep.json 
     }
     assert.equal(readdirSync(join(queueOut, 'jobs')).length, viaQueue.jobs.length);
     assert.ok(viaQueue.jobs.every((j) => j.worker !== undefined && j.worker !== 'local'));
+    rmSync(tmp, { recursive: true, force: true }); // kept when the test fails, for its logs
   } finally {
     sweep.child.kill('SIGTERM');
     w1.child.kill('SIGKILL');
