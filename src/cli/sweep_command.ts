@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadSweepGrid, type SweepGridInput } from '../sweep/grid.js';
 import { runSweep } from '../sweep/run_sweep.js';
+import { formatSweepTable } from '../report/sweep_report.js';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 function numbers(flag: string) {
@@ -55,6 +56,7 @@ export function registerSweepCommand(program: Command): void {
       };
       const grid = await loadSweepGrid({ file: f.grid, flags });
       const { results, path, ok } = await runSweep({ grid, out: f.out, concurrency: f.jobs, queue: f.queue, retries: f.retries, backend: program.opts().backend });
+      process.stdout.write(`${formatSweepTable(results)}\n`);
       const c = results.counts;
       process.stdout.write(`sweep: ${c.done}/${c.total} jobs done · ${c.failed} failed · ${c.blocked} not run · ${path}\n`);
       for (const j of results.jobs.filter((x) => x.status === 'failed')) process.stdout.write(`failed ${j.stage} ${j.key} after ${j.attempts} attempts: ${j.error}\n  log: ${j.log}\n`);

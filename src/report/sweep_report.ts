@@ -73,6 +73,18 @@ ${paired.length ? `<table><thead><tr><th>comparison</th><th>metric</th><th>n</th
 `;
 }
 
+/** Plain-text rows for the terminal: mean ± 95 % half width of mAP, F1 and the first method's AUC and cosine. */
+export function formatSweepTable(r: SweepResults): string {
+  const method = r.configs.flatMap((c) => Object.keys(c.metrics)).find((k) => k.endsWith('.auc'))?.split('.')[0];
+  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const header = ['row', 'n', 'mAP', 'F1', ...(method ? [`${method} AUC`, `${method} cosine`] : [])];
+  const lines = r.configs.map((c) => [rowName(c.config, several), String(c.n), meanCi(c.metrics.mAP, 1), meanCi(c.metrics.F1, 1),
+    ...(method ? [meanCi(c.metrics[`${method}.auc`], 3), meanCi(c.metrics[`${method}.cosine`], 3)] : [])]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  return [fmt(header), ...lines.map(fmt)].join('\n');
+}
+
 /** Writes DIR/report.html from DIR/sweep.json; returns its path. */
 export async function writeSweepReport(dir: string): Promise<string> {
   const path = join(dir, SWEEP_FILE);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { summarize } from '../sweep/statistics.js';
 import type { SweepResults } from '../sweep/sweep_results.js';
 import { errorBarPlot } from './error_bar_plot.js';
-import { meanCi, renderSweepReport, rowName } from './sweep_report.js';
+import { formatSweepTable, meanCi, renderSweepReport, rowName } from './sweep_report.js';
 
 const kd = { dataset: 'shapes', arch: 'vgg16', compression: 'kd', match: 'none', beta: 0, stochastic: 0 } as const;
 
@@ -35,7 +35,7 @@ test('sweep report: the paired table says significant only for p < 0.05, and the
     apc: 'test', grid: {} as SweepResults['grid'], root: '/r', executor: 'local', counts: { total: 9, done: 9, failed: 0, blocked: 0 }, jobs: [],
     configs: [
       { key: 'a', config: kd, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([50, 51, 52]), 'gradcam.cosine': s([0.5, 0.6, 0.7]) } },
-      { key: 'b', config: { ...kd, match: 'wcam', beta: 1 }, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([49, 50, 51]), 'gradcam.cosine': s([0.7, 0.8, 0.9]) } },
+      { key: 'b', config: { ...kd, match: 'wcam', beta: 1 }, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([49, 50, 51]), 'gradcam.auc': s([0.7, 0.7, 0.7]), 'gradcam.cosine': s([0.7, 0.8, 0.9]) } },
     ],
     paired: [
       { with: 'b', without: 'a', metric: 'mAP', n: 3, meanDiff: -1, ci95: [-1, -1], p: 0.2 },
@@ -50,4 +50,6 @@ test('sweep report: the paired table says significant only for p < 0.05, and the
   assert.equal(html.match(/class="point"/g)?.length, 2);
   assert.equal(html.match(/class="error-bar"/g)?.length, 4);
   assert.match(html, /<td>kd<\/td><td>3<\/td><td>51\.0 ± 2\.5<\/td>/);
+  // the terminal table: t(0.975, 2) · 1/√3 = 2.48 for mAP, 0.248 for the cosine
+  assert.match(formatSweepTable(results), /kd\+wcam β 1\s+3\s+50\.0 ± 2\.5\s+–\s+0\.700 ± 0\.000\s+0\.800 ± 0\.248/);
 });
