@@ -71,7 +71,7 @@ test('queue: two workers, one SIGKILLed mid-job; one result per job; sweep.json 
     const orphans = childrenOf(w1.child.pid!);
     assert.ok(orphans.length >= 1, `worker 1 runs its stage as a child process:\n${w1.stderr()}`);
     w1.child.kill('SIGKILL');
-    await sleep(3000);
+    for (let i = 0; i < 60 && orphans.some(alive); i++) await sleep(250);
     assert.deepEqual(orphans.filter(alive), [], 'the stage process dies with its worker');
     assert.equal(await sweep.exited, 0, sweep.stderr());
 

@@ -33,7 +33,7 @@ export function spawnApc(args: readonly string[], opts: ApcChildOptions): ApcChi
   const argv = [...(EXT === '.ts' ? ['--import', 'tsx'] : []), '--import', PRELOAD, MAIN, ...(opts.backend ? ['--backend', opts.backend] : []), ...args];
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, APC_WASM_THREADS: '1', APC_EXIT_WITH_PARENT: '1', ...opts.env } });
+    child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, APC_WASM_THREADS: '1', APC_EXIT_WITH_PARENT: String(process.pid), ...opts.env } });
   } finally {
     closeSync(fd); // the child holds its own copy
   }

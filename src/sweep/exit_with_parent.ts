@@ -11,8 +11,10 @@ const { workerData } = require('node:worker_threads');
 setInterval(() => { if (process.ppid !== workerData.ppid) process.kill(workerData.pid, 'SIGKILL'); }, 250);
 `;
 
-if (process.env.APC_EXIT_WITH_PARENT === '1') {
-  const watcher = new Worker(WATCH, { eval: true, workerData: { ppid: process.ppid, pid: process.pid } });
+// the parent's pid comes from the parent: one that died before this ran has already been replaced
+const parent = Number(process.env.APC_EXIT_WITH_PARENT);
+if (Number.isInteger(parent) && parent > 1) {
+  const watcher = new Worker(WATCH, { eval: true, workerData: { ppid: parent, pid: process.pid } });
   watcher.unref(); // the watch alone must not keep a finished child alive
 }
 export {};

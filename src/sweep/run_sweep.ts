@@ -37,7 +37,7 @@ export async function runSweep(opts: RunSweepOptions): Promise<{ results: SweepR
   let last = '';
   const report = () => { const l = progress.line(); if (l !== last) { last = l; log(l); } };
   log(`sweep: ${jobs.length} jobs (${count(jobs, 'teacher')} teachers, ${count(jobs, 'compress')} compressions, ${count(jobs, 'evaluate')} evaluations) · `
-    + `${opts.queue ? `BullMQ at ${opts.queue}` : `${concurrency} local process${concurrency === 1 ? '' : 'es'}`} · ${layout.root}`);
+    + `${opts.queue ? `BullMQ at ${opts.queue} (run \`apc worker --queue ${opts.queue}\` on each machine)` : `${concurrency} local process${concurrency === 1 ? '' : 'es'}`} · ${layout.root}`);
   const heartbeat = setInterval(() => { last = ''; report(); }, 1000 * (opts.heartbeatSeconds ?? 30));
   heartbeat.unref();
   let outcomes: Map<string, JobOutcome>;
