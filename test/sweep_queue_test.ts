@@ -52,7 +52,7 @@ const statistics = (r: SweepResults) => ({ configs: r.configs, paired: r.paired,
 
 test('queue: two workers, one SIGKILLed mid-job; one result per job; sweep.json equals the local executor\'s', {
   skip: url ? false : 'APC_TEST_REDIS_URL is not set: start redis-server on 127.0.0.1 and export its URL to run the queue test (.ci/run does)',
-  timeout: 600_000,
+  timeout: 1_800_000, // ~2 min on an idle 2-core machine; generous for a loaded one
 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'apc-sweep-queue-'));
   const localOut = join(tmp, 'local');
