@@ -75,14 +75,19 @@ export { predictionMetrics, meanAveragePrecision } from './eval/prediction_metri
 export { pixelRocAuc, binaryRocAuc } from './eval/roc_auc.js';
 export { pointingGame } from './eval/pointing_game.js';
 export { cosineSimilarity, spearman, topkIoU } from './eval/agreement.js';
+export { curveAuc, faithfulnessCurves, gaussianBlur, noisyLinearImputation, summarizeFaithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './eval/faithfulness.js';
+export { randomisationBlocks, SANITY_THRESHOLD, sanityCheck, type Explainer, type SanityResult } from './eval/sanity_check.js';
 // pipeline stages (what the CLI runs)
 export { trainTeacher, SHAPES_TEACHER_RECIPE } from './pipeline/train_teacher.js';
 export { distill, SHAPES_KD_RECIPE } from './pipeline/compress.js';
 export { structuredPruneAndFineTune, unstructuredPruneRounds, SHAPES_PRUNE_RECIPE } from './pipeline/prune.js';
 export { evaluateModel, computePairMaps, maskPairs } from './pipeline/evaluate_model.js';
+export { methodExplainer, pairFaithfulness, teacherSanity } from './pipeline/evaluate_faithfulness.js';
 export { runStudy, STUDY_PRESETS, formatResultsTable, type StudyResults } from './pipeline/run_study.js';
 export { recipesFor } from './pipeline/dataset_presets.js';
 // report
 export { writeReport } from './report/html_report.js';
 export { saveStudyHeatmaps } from './report/study_heatmaps.js';
 export { APC_VERSION } from './version.js';
+// browser viewer (static page computing explanations with apc's own code)
+export { writeViewer } from './viewer/write_viewer.js';

@@ -98,7 +98,18 @@ test('apc run --preset smoke writes results.json with teacher, four KD rows, pru
   for (const x of res.series) {
     assert.deepEqual(x.points.map((p: { sparsity: number }) => Math.round(p.sparsity * 100)), [50, 75]);
     for (const p of x.points) assert.ok('gradcam' in p.attribution && Number.isFinite(p.mAP));
+    for (const p of x.points.slice(0, -1)) assert.ok(!('faithfulness' in p.attribution.gradcam), 'intermediate rounds skip faithfulness');
   }
+  // the smoke preset's faithfulness subset (8 pairs, 4 steps) on every final model, and the teacher's sanity check
+  for (const m of res.models) {
+    const f = m.attribution.gradcam.faithfulness;
+    assert.ok(f, `${m.name} lacks gradcam.faithfulness`);
+    assert.equal(f.steps, 4);
+    assert.equal(f.baseline, 'blur');
+    assert.ok(f.nPairs <= 8 && f.deletionCurve.length === 5 && f.insertionCurve.length === 5, `${m.name}: ${JSON.stringify(f)}`);
+  }
+  assert.ok(res.sanity.gradcam.layers.length >= 1 && res.sanity.gradcam.layers.length <= 4);
+  assert.equal(typeof res.sanity.gradcam.passed, 'boolean');
 });
 
 test('apc compress --method structured writes a physically smaller checkpoint', () => {

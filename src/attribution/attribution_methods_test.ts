@@ -49,7 +49,8 @@ for (const c of CASES) {
     assert.deepEqual(again.getConfig(), m.getConfig());
     const r = m.attribute(net, x, classes);
     assert.deepEqual(r.maps.shape, [3, 9, 11]);
-    if (c.native) assert.deepEqual(r.native!.shape, [3, 4, 5]); // relu2_2 after one pool of 9×11 else assert.equal(r.native, undefined);
+    if (c.native) assert.deepEqual(r.native!.shape, [3, 4, 5]); // relu2_2 after one pool of 9×11
+    else assert.equal(r.native, undefined);
     const v = r.maps.dataSync();
     assert.ok(v.every(Number.isFinite), 'finite');
     if (c.nonNegative) assert.ok(Math.min(...v) >= 0, 'non-negative');

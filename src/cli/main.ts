@@ -4,15 +4,19 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeBackend, initBackend } from '../engine/backend.js';
+import { installInterruptHandlers, InterruptedError, signalExitCode } from '../engine/interrupt.js';
+import { DEFAULT_MAX_SKIPPED_BATCHES, NON_FINITE_POLICIES } from '../train/non_finite.js';
 import { APC_VERSION } from '../version.js';
 import { BadInputError, commandBadInputLog } from '../data/bad_input.js';
 import { DATASET_KINDS } from '../data/registry.js';
 import { ATTRIBUTION_ALIASES, kinds as attributionKinds } from '../attribution/registry.js';
 import { COLORMAPS, DEFAULT_COLORMAP } from '../report/colormap.js';
 import { explainCommand } from './explain_command.js';
-import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
+import { addEvaluationOptions, compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
+import { registerViewerCommand } from './viewer_command.js';
+import { registerVerify } from './verify_command.js';
 import { registerSweepCommand } from './sweep_command.js';
 import { registerWorkerCommand } from './worker_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
@@ -62,6 +66,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed (weights, order, augmentation, dropout)', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/teacher')
     .option('--resume', 'continue from OUT/last if it exists', false)
+    .addOption(new Option('--on-nonfinite <policy>', `a NaN/Infinity loss or gradient: stop the stage (keeping the last good checkpoint) or skip the batch (at most ${DEFAULT_MAX_SKIPPED_BATCHES} per stage)`).choices([...NON_FINITE_POLICIES]).default('stop'))
     .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
@@ -91,13 +96,14 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/student')
     .option('--resume', 'continue from OUT/last if it exists', false)
+    .addOption(new Option('--on-nonfinite <policy>', `a NaN/Infinity loss or gradient: stop the stage (keeping the last good checkpoint) or skip the batch (at most ${DEFAULT_MAX_SKIPPED_BATCHES} per stage)`).choices([...NON_FINITE_POLICIES]).default('stop'))
     .option('--quiet', 'no progress output', false)
     .action(async (opts) => {
       await announceBackend(program);
       await compressCommand(opts);
     });
 
-  program.command('evaluate')
+  addEvaluationOptions(program.command('evaluate'))
     .description('evaluate a checkpoint: mAP/F1, attribution localisation (AUC, pointing game) and agreement with a teacher')
     .requiredOption('--model <model>', MODEL_HELP)
     .option('--teacher <model>', 'teacher for attribution agreement (checkpoint, .onnx or model.json)')
@@ -107,6 +113,8 @@ export function buildProgram(): Command {
     .option('--attribution <list>', 'comma-separated methods: gradcam, lrp, rap, ebp, ig, smoothgrad, gradxinput (alias gxi)', 'gradcam')
     .option('--limit <n>', 'evaluate only the first N images', int('--limit', 1))
     .option('--json <file>', 'write the full evaluation as JSON')
+    .option('--faithfulness', 'also compute deletion/insertion AUC of each method (20 steps of 5 %, blurred baseline, predicted pairs)', false)
+    .option('--faithfulness-baseline <b>', 'baseline of the faithfulness curves: blur or road (noisy linear imputation); implies --faithfulness')
     .action(async (opts) => {
       await announceBackend(program);
       await evaluateCommand(opts);
@@ -132,7 +140,7 @@ export function buildProgram(): Command {
       await explainCommand(opts);
     });
 
-  program.command('run')
+  addEvaluationOptions(program.command('run'))
     .description('the whole study: teacher, compressed students with and without matching, evaluation, results.json')
     .addOption(new Option('--preset <name>', 'quick (minutes) or full').choices(['quick', 'full', 'smoke']).default('quick'))
     .option('--data <spec>', DATA_HELP, 'shapes')
@@ -142,6 +150,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)
+    .option('--faithfulness', 'print the deletion/insertion AUC columns and the sanity-check line in the table', false)
     .action(async (opts) => {
       await announceBackend(program);
       await runCommand(opts);
@@ -200,6 +209,8 @@ export function buildProgram(): Command {
       await predictCommand(opts);
     });
 
+  registerViewerCommand(program);
+  registerVerify(program);
   registerSweepCommand(program);
   registerWorkerCommand(program);
   return program;
@@ -211,19 +222,26 @@ async function announceBackend(program: Command): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  installInterruptHandlers();
   try {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (err) {
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`apc: ${err.message}\n`);
+      return signalExitCode(err.signal);
+    }
     if (err instanceof BadInputError) {
       // a dataset file that cannot be used: one line naming it, never a stack trace
       process.stderr.write(`apc: bad input: ${err.message}${err.skippable ? ' (--skip-bad leaves such entries out)' : ''}\n`);
       return 1;
     }
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`apc: error: ${msg}\n`);
+    // a command may choose its exit code (apc verify: 1 a check failed, 2 bad input)
+    const code = (err as { exitCode?: unknown }).exitCode;
+    if (!(err as { alreadyPrinted?: boolean }).alreadyPrinted) process.stderr.write(`apc: error: ${msg}\n`);
     if (process.env.APC_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    return typeof code === 'number' && code > 0 ? code : 1;
   } finally {
     const skipped = commandBadInputLog.summary();
     if (skipped) process.stderr.write(`apc: ${skipped}\n`);

@@ -1,5 +1,6 @@
 /** `apc compress`, `apc evaluate`, `apc run`: flags → library calls. */
 import { resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseAttributionList } from '../attribution/registry.js';
 import { channelGroupReport, formatChannelGroupReport } from '../compress/channel_group_report.js';
 import { filterImportance } from '../compress/structured_prune.js';
@@ -12,9 +13,12 @@ import { datasetForModel, describeNormalization } from '../models/input_normaliz
 import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
-import { type Conservation, computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
+import { type AgreementPairSet, type Conservation, evalSplitsFor, evaluateModel, teacherAgreementMaps } from '../pipeline/evaluate_model.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import { acquireOutputLock } from '../engine/output_lock.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 
@@ -33,6 +37,8 @@ export interface CompressFlags {
   importance?: string;
   /** Structured: print the channel groups (and write them to `json`) instead of pruning. */
   explainGroups?: boolean; json?: string;
+  /** A non-finite loss or gradient: stop (default) or skip the batch. */
+  onNonfinite?: NonFinitePolicy;
 }
 
 export async function compressCommand(f: CompressFlags): Promise<void> {
@@ -40,6 +46,15 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   if (f.rate !== undefined && !(f.rate > 0 && f.rate < 1)) throw new Error(`--rate must be in (0, 1), got ${f.rate}`);
   if (f.explainGroups) return explainGroups(f);
   if (f.matchLayer !== undefined && f.match === 'none') throw new Error('--match-layer needs --match ewa or wcam');
+  const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
+  try {
+    await compressLocked(f);
+  } finally {
+    unlock();
+  }
+}
+
+async function compressLocked(f: CompressFlags): Promise<void> {
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
@@ -50,7 +65,7 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
     matchClasses: f.matchClasses === 'positive' ? 'teacherPositive' : f.matchClasses,
     ...(f.matchLayer !== undefined ? { layer: f.matchLayer } : {}),
   });
-  const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet };
+  const common = { data, teacher, teacherDir: resolve(f.teacher), matching, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet, onNonFinite: f.onNonfinite };
   try {
     matchedLayers(matching, teacher); // an unknown --match-layer fails here, before training, listing the valid names
     if (f.method === 'kd') {
@@ -91,10 +106,44 @@ async function explainGroups(f: CompressFlags): Promise<void> {
   }
 }
 
-export interface EvaluateFlags {
+/** Localisation and agreement flags shared by `apc evaluate` and `apc run` (evaluation spec §2.5, E4, §3). */
+export interface EvaluationFlags {
+  pointingTolerance?: number; voidAsBackground?: boolean; agreementPairs?: string; records?: string;
+}
+
+const AGREEMENT_PAIR_FLAGS: Record<string, AgreementPairSet> = { 'both-positive': 'bothPositive', 'teacher-top1': 'teacherTop1' };
+
+/** Adds --pointing-tolerance, --void-as-background, --agreement-pairs and --records to a command. */
+export function addEvaluationOptions(cmd: Command): Command {
+  const px = (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`--pointing-tolerance must be a number of pixels ≥ 0, got '${v}'`);
+    return n;
+  };
+  return cmd
+    .option('--pointing-tolerance <px>', 'pointing game: a hit if the class lies within this many pixels of the peak (default 0 = the exact pixel; the original game used 15)', px)
+    .option('--void-as-background', 'compat E4: void pixels count as background negatives in the pixel AUC (default: left out)', false)
+    .addOption(new Option('--agreement-pairs <set>', 'agreement pairs: both-positive (mask classes with z_c > 0 for teacher and student) or teacher-top1 (every image, the teacher\'s top-1 class)')
+      .choices(Object.keys(AGREEMENT_PAIR_FLAGS)).default('both-positive'))
+    .option('--records <file>', 'write every (image, class) pair\'s localisation and agreement record as JSON');
+}
+
+/** The library options of the evaluation flags. */
+function evaluationOptions(f: EvaluationFlags) {
+  return {
+    localization: { pointingTolerancePx: f.pointingTolerance ?? 0, voidAsBackground: f.voidAsBackground ?? false },
+    agreementPairs: AGREEMENT_PAIR_FLAGS[f.agreementPairs ?? 'both-positive'],
+  };
+}
+
+export interface EvaluateFlags extends EvaluationFlags {
   /** `split`: both groups on it; default the dataset's evalSplits (VOC: Main val / Segmentation val). */
   model: string; teacher?: string; data?: string; split?: string; attribution: string; limit?: number; json?: string;
   skipBad?: boolean;
+  /** Also compute deletion/insertion faithfulness (20 steps; every predicted pair within --limit). */
+  faithfulness?: boolean;
+  /** Baseline of the faithfulness curves: 'blur' (default) or 'road'. */
+  faithfulnessBaseline?: string;
 }
 
 export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
@@ -105,26 +154,42 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   const split = f.split as 'train' | 'val' | 'test' | undefined;
   const splits = evalSplitsFor({ data, split });
   const methods = parseAttributionList(f.attribution);
+  if (f.faithfulnessBaseline !== undefined && !['blur', 'road'].includes(f.faithfulnessBaseline)) {
+    throw new Error(`--faithfulness-baseline must be blur or road, got '${f.faithfulnessBaseline}'`);
+  }
+  const faithfulness = f.faithfulness || f.faithfulnessBaseline !== undefined
+    ? { baseline: (f.faithfulnessBaseline ?? 'blur') as 'blur' | 'road' } : undefined;
+  const evaluation = evaluationOptions(f);
+  if (evaluation.agreementPairs === 'teacherTop1' && !f.teacher) throw new Error('--agreement-pairs teacher-top1 needs --teacher');
+  let teacher;
   let teacherMaps;
   if (f.teacher) {
-    const t = await loadModel(f.teacher);
-    checkClassCount(f.teacher, t.net, data);
-    const pairs = maskPairs(data, splits.localization, f.limit);
-    teacherMaps = new Map(methods.map((m) => [m, computePairMaps(t.net, data, splits.localization, pairs, m)] as const));
-    t.net.dispose();
+    teacher = (await loadModel(f.teacher)).net;
+    checkClassCount(f.teacher, teacher, data);
+    teacherMaps = await teacherAgreementMaps(teacher, { data, split, methods, limit: f.limit, ...evaluation });
   }
-  const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps });
+  const ev = await evaluateModel(net, { data, split, methods, limit: f.limit, teacherMaps, faithfulness, teacherNet: teacher,
+    keepRecords: f.records !== undefined, ...evaluation });
+  teacher?.dispose();
+  const { records, ...summary } = ev;
   const out = { model: resolve(f.model), teacher: f.teacher ? resolve(f.teacher) : undefined, dataset: data.info.name,
-    split: splits.prediction === splits.localization ? splits.prediction : undefined, ...ev };
+    split: splits.prediction === splits.localization ? splits.prediction : undefined, ...summary };
   if (f.json) await writeJsonFile(f.json, out);
+  if (f.records) await writeJsonFile(f.records, { model: out.model, teacher: out.teacher, dataset: out.dataset, splits, ...evaluation, records });
   const both = splits.prediction === splits.localization;
   process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}${both ? '' : ` (${splits.prediction})`}\n`);
   for (const [m, e] of Object.entries(ev.attribution)) {
     process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
       + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '')
-      + conservationText(e.conservation) + '\n');
+      + conservationText(e.conservation) + faithfulnessText(e.faithfulness) + '\n');
   }
+  if (ev.matchedMapCosine) process.stdout.write(`matched-layer map cosine ${ev.matchedMapCosine.mean.toFixed(3)} (median ${ev.matchedMapCosine.median.toFixed(3)}, ${ev.matchedMapCosine.n} images)\n`);
   net.dispose();
+}
+
+/** ' · deletion AUC 0.081 · insertion AUC 0.899 (64 pairs, 20 steps, blur)' or ''. */
+function faithfulnessText(r: FaithfulnessResult | undefined): string {
+  return r ? ` · deletion AUC ${r.deletionAuc.toFixed(3)} · insertion AUC ${r.insertionAuc.toFixed(3)} (${r.nPairs} pairs, ${r.steps} steps, ${r.baseline})` : '';
 }
 
 /** ' · Σmap/z_c 0.98' (LRP, RAP; RAP also before clipping) or ' · map sum 1.000' (EBP); '' otherwise. */
@@ -135,7 +200,11 @@ function conservationText(c: Conservation | undefined): string {
   return c.mapRatio !== undefined ? ` · Σmap/z_c ${c.mapRatio.toFixed(3)}${r}` : '';
 }
 
-export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string }
+export interface RunFlags extends EvaluationFlags {
+  preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string;
+  /** Print the deletion/insertion AUC columns and the sanity-check line. */
+  faithfulness?: boolean;
+}
 
 /** Output i is the dataset's class i: a count mismatch names both. */
 function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
@@ -146,17 +215,21 @@ function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
 export async function runCommand(f: RunFlags): Promise<void> {
   const preset = STUDY_PRESETS[f.preset];
   if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
-  const init = f.init ? await loadModel(f.init) : undefined;
+  const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
+  const init = f.init ? await loadModel(f.init).catch((err) => { unlock(); throw err; }) : undefined;
   try {
     // the dataset's own size (64, VOC 227), or the initial model's
     const data = openDataset(f.data, { skipBad: f.skipBad, ...(init ? { imageSize: init.net.inputSize[0] } : {}) });
     if (init) process.stderr.write(`run: teacher starts from ${f.init}; ${describeNormalization(init.net)}${init.notes.length ? `; ${init.notes.join('; ')}` : ''}\n`);
     const started = Date.now();
-    const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet, arch: f.arch, init: init?.net });
-    process.stdout.write(`\n${formatResultsTable(results)}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    const { localization, agreementPairs } = evaluationOptions(f);
+    const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet, arch: f.arch, init: init?.net,
+      evaluation: { ...localization, agreementPairs }, recordsFile: f.records });
+    process.stdout.write(`\n${formatResultsTable(results, 'gradcam', { faithfulness: f.faithfulness })}\n\nresults: ${resolve(f.out, 'results.json')} · ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     for (const s of results.skipped ?? []) process.stdout.write(`skipped ${s.what}: ${s.reason}\n`);
     process.stdout.write(`report: ${resolve(f.out, 'report.html')}\n`);
   } finally {
     init?.net.dispose();
+    unlock();
   }
 }

@@ -1,11 +1,13 @@
 /** `apc train`: flags → trainTeacher, with the dataset's teacher recipe (`recipesFor`). */
 import { openDataset } from '../data/registry.js';
+import { acquireOutputLock } from '../engine/output_lock.js';
 import { loadModel } from '../models/load_model.js';
 import { archFamily, archPreset } from '../models/model_config.js';
 import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
 import { recipesFor } from '../pipeline/dataset_presets.js';
 import { trainTeacher } from '../pipeline/train_teacher.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 
 export interface TrainFlags {
   data: string;
@@ -24,10 +26,12 @@ export interface TrainFlags {
   out: string;
   resume: boolean;
   quiet: boolean;
+  onNonfinite?: NonFinitePolicy;
 }
 
 export async function trainCommand(f: TrainFlags): Promise<void> {
-  const init = f.init ? await loadModel(f.init) : undefined;
+  const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
+  const init = f.init ? await loadModel(f.init).catch((err) => { unlock(); throw err; }) : undefined;
   try {
     // an initial model fixes the input size; otherwise the dataset's default (recipes.imageSize)
     let data = openDataset(f.data, { imageSize: init ? init.net.inputSize[0] : f.imageSize, skipBad: f.skipBad });
@@ -44,7 +48,7 @@ export async function trainCommand(f: TrainFlags): Promise<void> {
     }
     const recipe = { ...withEpochs(recipes.teacher, f.epochs),
       ...(f.batchSize ? { batchSize: f.batchSize } : {}), ...(f.lr ? { lr: f.lr } : {}), trainLimit: f.trainLimit };
-    const r = await trainTeacher({ data, config, init: init?.net, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet,
+    const r = await trainTeacher({ data, config, init: init?.net, recipe, seed: f.seed, outDir: f.out, resume: f.resume, quiet: f.quiet, onNonFinite: f.onNonfinite,
       provenance: { command: process.argv.slice(2).join(' '), ...(f.init ? { init: f.init } : {}) } });
     const params = r.net.trainableVariables().reduce((s, v) => s + v.size, 0);
     const name = init ? `${init.net.config.kind} from ${f.init}` : `${f.arch}/${f.width}`;
@@ -53,5 +57,6 @@ export async function trainCommand(f: TrainFlags): Promise<void> {
     r.net.dispose();
   } finally {
     init?.net.dispose();
+    unlock();
   }
 }

@@ -78,7 +78,7 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
     loss(net, batch, rng) {
       const captures = useMatching ? matchingCaptures(matching, net, true) : [];
       if (!dropoutMask && net.dropoutRate > 0) dropoutMask = tf.keep(net.dropoutMask(batch.x.shape[0], rng));
-      const s = net.forward(batch.x, { training: true, dropoutMask, capture: captures });
+      const s = net.forward(batch.x, { training: true, dropoutMask, rng, capture: captures });
       const label = multiLabelSoftMargin(s.logits, batch.y);
       const parts: Record<string, tf.Scalar> = { label };
       let total: tf.Scalar = label;
@@ -90,7 +90,8 @@ export function compressionObjective(opts: CompressionObjectiveOptions): Compres
       if (useMatching && target) {
         const m = matchingLoss(target, { net, activations: s.activations, training: true, dropoutMask: s.dropoutMask });
         parts.match = m;
-        const warm = opts.betaWarmupSteps ? Math.min(1, (step + 1) / opts.betaWarmupSteps) : 1;
+        // `fit` numbers the batches, so a resumed stage continues the ramp where it stopped
+        const warm = opts.betaWarmupSteps ? Math.min(1, ((batch.step ?? step) + 1) / opts.betaWarmupSteps) : 1;
         total = tf.add(total, tf.mul(m, matching.beta * warm));
       }
       return { loss: total, parts, stats: s.batchStats };

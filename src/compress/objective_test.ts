@@ -63,3 +63,34 @@ test('pruning fine-tuning without KD or matching runs no teacher forward; with m
   }
   tf.dispose([x, y]); teacher.dispose();
 });
+
+test('β warm-up follows batch.step, so a resumed stage continues the ramp instead of restarting it', () => {
+  const cfg = (w: number) => VggConfigSchema.parse({ kind: 'vgg', blocks: [[w], [w]], inputSize: [8, 8], numClasses: 3 });
+  const teacher = GraphNet.create(cfg(6), 1);
+  const student = GraphNet.create(cfg(4), 3);
+  const x = tf.tensor4d(new Rng(2).uniformArray(2 * 8 * 8 * 3, -1, 1), [2, 8, 8, 3]);
+  const y = tf.tensor2d([1, 0, 0, 0, 1, 1], [2, 3]);
+  const matching = parseMatchingConfig({ kind: 'swa', beta: 1 });
+  const make = () => compressionObjective({ teacher, kd: { alpha: 0.9, temperature: 4 }, matching, betaWarmupSteps: 4 });
+  /** The objective's loss for one batch, without a parameter update. */
+  const lossAt = (objective: ReturnType<typeof make>, step?: number): { total: number; match: number } => {
+    const batch = { x, y, indices: [0, 1], ...(step === undefined ? {} : { step }) };
+    objective.beforeStep!(batch, new Rng(5));
+    const r = objective.loss(student, batch, new Rng(5));
+    const out = { total: r.loss.dataSync()[0], match: r.parts.match.dataSync()[0] };
+    tf.dispose([r.loss, ...Object.values(r.parts), ...r.stats.flatMap((s) => [s.mean, s.variance])]);
+    objective.afterStep!();
+    return out;
+  };
+  const running = make();
+  for (let s = 0; s < 2; s++) lossAt(running); // an uninterrupted stage counts its own steps
+  const uninterrupted = lossAt(running); // step 2: β·3/4
+  const resumed = lossAt(make(), 2); // a fresh objective told the position
+  const restarted = lossAt(make()); // what a resume used to do: step 0, β·1/4
+  assert.ok(uninterrupted.match > 0);
+  assert.equal(resumed.total, uninterrupted.total);
+  assert.notEqual(restarted.total, uninterrupted.total);
+  assert.ok(Math.abs((uninterrupted.total - restarted.total) - uninterrupted.match / 2) < 1e-5, 'the difference is β·(3/4 − 1/4)·L_AM');
+  tf.dispose([x, y]);
+  teacher.dispose(); student.dispose();
+});

@@ -200,3 +200,13 @@ test('plans are pure, relative to original widths, and rejected for another netw
 function smallConfig(blocks: number[][], size: number): VggConfig {
   return { ...vggPreset({ width: 64, imageSize: 64, numClasses: 5 }), blocks, inputSize: [size, size] };
 }
+
+test('quirk C1 row map: the exact order derived by hand from the reference\'s tiled channel mask', () => {
+  // P = 2 positions, C = 3 channels, keep channels 0 and 2. PyTorch column i = c·P + p is kept iff
+  // keep[i mod 3]: L = (0, 2, 3, 5). New NHWC row p·2 + j takes old NHWC row (L[j·2 + p] mod 2)·3 + ⌊L[j·2 + p] / 2⌋:
+  // (p, j) = (0, 0): L[0] = 0 → 0; (0, 1): L[2] = 3 → 4; (1, 0): L[1] = 2 → 1; (1, 1): L[3] = 5 → 5.
+  assert.deepEqual(scrambledDenseRows(2, 3, [0, 2]), [0, 4, 1, 5]);
+  // the correct cut keeps rows p·3 + c for c ∈ {0, 2}: (0, 2, 3, 5) — C1 is not it
+  // P = 4, C = 2, keep (1): L = (1, 3, 5, 7); row p takes (L[p] mod 4)·2 + ⌊L[p] / 4⌋ = 2, 6, 3, 7
+  assert.deepEqual(scrambledDenseRows(4, 2, [1]), [2, 6, 3, 7]);
+});

@@ -143,3 +143,19 @@ test('applyMasks returns a new net; nonzeroMasks reads the zero pattern; bad mas
   assert.throws(() => globalMagnitudeMasks(net, { sparsity: 1.5 }), /target sparsity must be in \[0, 1\]/);
   disposeMasks(bad); disposeMasks(nz); disposeMasks(r.masks); masked.dispose(); net.dispose();
 });
+
+test('the pruned weights are exactly the k smallest |w| over all conv kernels (sorted on the host)', () => {
+  const net = GraphNet.create(smallConfig(), 7);
+  const names = prunableWeights(net);
+  const all = names.flatMap((name) => Array.from(net.weight(name).dataSync(), (w, i) => ({ name, i, mag: Math.abs(w) })));
+  for (const sparsity of [0.1, 0.37, 0.8]) {
+    const r = globalMagnitudeMasks(net, { sparsity });
+    const k = Math.floor(sparsity * all.length);
+    const smallest = new Set([...all].sort((a, b) => a.mag - b.mag).slice(0, k).map((e) => `${e.name}:${e.i}`));
+    const pruned = new Set(names.flatMap((name) => Array.from(r.masks.get(name)!.dataSync()).flatMap((m, i) => (m === 0 ? [`${name}:${i}`] : []))));
+    assert.equal(pruned.size, k, `${sparsity}: ${k} weights pruned`);
+    assert.deepEqual([...pruned].filter((p) => !smallest.has(p)), [], `${sparsity}: every pruned weight is among the k smallest`);
+    disposeMasks(r.masks);
+  }
+  net.dispose();
+});

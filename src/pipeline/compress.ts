@@ -9,6 +9,7 @@ import type { TeacherOutputCache } from '../compress/teacher_cache.js';
 import type { MatchingConfig } from '../matching/matching_term.js';
 import { GraphNet } from '../models/graph/graph_net.js';
 import type { ModelConfig } from '../models/model_config.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 import { VOC_AUGMENT } from '../train/batches.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints } from './train_to_checkpoints.js';
 
@@ -71,6 +72,8 @@ export interface CompressionStageOptions {
   quiet?: boolean;
   label?: string;
   provenance?: Record<string, unknown>;
+  /** A non-finite loss or gradient: stop the stage (default) or skip the batch (bounded). */
+  onNonFinite?: NonFinitePolicy;
 }
 
 export interface DistillOptions extends CompressionStageOptions {

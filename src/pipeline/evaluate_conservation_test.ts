@@ -26,6 +26,16 @@ test('conservationOf by hand: means over pairs with z_c > 0 only', () => {
   assert.equal(conservationOf({ method: 'gradcam', pairs, maps, logits }), undefined);
 });
 
+test('conservationOf counts pairs with a NaN/Infinity map or mass and never averages them in', () => {
+  const pairs = [0, 1, 2, 3].map((image) => ({ image, classIndex: 0 }));
+  const maps = [Float32Array.of(1, 1), Float32Array.of(NaN, 0), Float32Array.of(0.5, 0), Float32Array.of(Infinity, 0)];
+  const logits = Float32Array.of(4, 2, 1, -1); // pair 3 has z_c ≤ 0: neither counted nor tallied
+  const mass = Float32Array.of(4, 2, Infinity, 3);
+  // lrp: pair 1 (NaN map) and pair 2 (infinite mass) are tallied; only pair 0 is averaged
+  assert.deepEqual(conservationOf({ method: 'lrp', pairs, maps, logits, mass }), { mapRatio: 2 / 4, relevanceRatio: 1, n: 1, nNonFinite: 2 });
+  assert.deepEqual(conservationOf({ method: 'rap', pairs, maps, logits }), { mapRatio: (2 / 4 + 0.5 / 1) / 2, n: 2, nNonFinite: 1 });
+});
+
 test('evaluateModel on a ResNet records LRP/RAP Σ/z_c and the EBP map sum in its JSON', async () => {
   const data = createShapesDataset({ imageSize: 32, sizes: { train: 2, val: 2, test: 3 }, statsSamples: 2 });
   const net = GraphNet.create(archPreset({ arch: 'resnet18', width: 16, imageSize: 32, numClasses: data.info.classNames.length }), 2);

@@ -11,11 +11,18 @@ import { type Dataset, type EvalSplits, evalSplitsOf, type SplitName } from '../
 import { disposeAttribution } from '../attribution/attribution_method.js';
 import { makeAttribution } from '../attribution/registry.js';
 import { collectLogits } from '../eval/collect_logits.js';
-import { AgreementAccumulator, type AgreementReport, LocalizationAccumulator, type LocalizationReport, presentClasses } from '../eval/localization.js';
+import { summarize, type Summary } from '../eval/agreement.js';
+import {
+  AgreementAccumulator, type AgreementPairRecord, type AgreementReport, HEADLINE_TOPK_PERCENT, LocalizationAccumulator, type LocalizationOptions,
+  type LocalizationPairRecord, type LocalizationReport, presentClasses,
+} from '../eval/localization.js';
 import { predictionMetrics } from '../eval/prediction_metrics.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import { type FaithfulnessSettings, pairFaithfulness } from './evaluate_faithfulness.js';
 import type { GraphNet } from '../models/graph/graph_net.js';
 import { hostBatch, toTensors } from '../train/batches.js';
 import { createProgress } from '../train/progress.js';
+import { matchedMapCosine } from './matched_map_cosine.js';
 
 export interface Pair { readonly image: number; readonly classIndex: number }
 
@@ -32,13 +39,26 @@ export interface PairMaps {
   readonly mass?: Float32Array;
 }
 
+/**
+ * Which (image, class) pairs agreement uses (evaluation spec §3): 'bothPositive' (default) the
+ * localisation pairs with z^T_c > 0 and z^S_c > 0; 'teacherTop1' each image of the prediction
+ * split with c = the teacher's top-1 class, whatever either logit is (so a student that predicts
+ * no positives still gets an agreement figure).
+ */
+export type AgreementPairSet = 'bothPositive' | 'teacherTop1';
+export const AGREEMENT_PAIR_SETS: readonly AgreementPairSet[] = ['bothPositive', 'teacherTop1'];
+
 export interface MethodEvaluation {
   readonly auc: number;
   readonly pointing: number;
-  readonly localization: Omit<LocalizationReport, 'records' | 'perClass'>;
-  readonly agreement?: { cosine: number; spearman: number; topkIoU: number; n: number; report: Omit<AgreementReport, 'records'> };
+  /** The §2.6 record without per-pair records, plus the median AUC over the same pairs as `meanAUC`. */
+  readonly localization: Omit<LocalizationReport, 'records' | 'perClass'> & { readonly medianAUC: number };
+  /** Means (`topkIoU` at the headline 15 %); `report` holds every §3 summary (medians, top-k by percent). */
+  readonly agreement?: { cosine: number; spearman: number; topkIoU: number; n: number; pairs: AgreementPairSet; report: Omit<AgreementReport, 'records'> };
   /** Conservation on this model (LRP, RAP: Σ/z_c; EBP: the native map's sum), see `conservationOf`. */
   readonly conservation?: Conservation;
+  /** Deletion/insertion curves and AUCs of this model's maps (when `EvaluateOptions.faithfulness` is set). */
+  readonly faithfulness?: FaithfulnessResult;
 }
 
 /**
@@ -51,20 +71,26 @@ export interface Conservation {
   readonly mapRatio?: number;
   readonly relevanceRatio?: number;
   readonly mapSum?: number;
-  /** Pairs averaged (z_c > 0). */
+  /** Pairs averaged (z_c > 0 and a finite map and mass). */
   readonly n: number;
+  /** Pairs with z_c > 0 whose map or mass has NaN/±Inf: counted here, never averaged in (absent when 0). */
+  readonly nNonFinite?: number;
 }
 
 /** Conservation figures of one method's maps (undefined for methods that conserve nothing). */
 export function conservationOf(maps: PairMaps): Conservation | undefined {
-  const counted = [...maps.logits.keys()].filter((i) => maps.logits[i] > 0);
+  const positive = [...maps.logits.keys()].filter((i) => maps.logits[i] > 0);
+  const finite = (i: number) => maps.maps[i].every(Number.isFinite) && (!maps.mass || Number.isFinite(maps.mass[i]));
+  const counted = positive.filter(finite);
+  const nNonFinite = positive.length - counted.length;
+  const tally = nNonFinite ? { nNonFinite } : {};
   const mean = (f: (i: number) => number) => (counted.length ? counted.reduce((s, i) => s + f(i), 0) / counted.length : NaN);
   const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
   if (maps.method === 'lrp' || maps.method === 'rap') {
     const relevanceRatio = maps.mass ? mean((i) => maps.mass![i] / maps.logits[i]) : undefined;
-    return { mapRatio: mean((i) => sum(maps.maps[i]) / maps.logits[i]), ...(relevanceRatio === undefined ? {} : { relevanceRatio }), n: counted.length };
+    return { mapRatio: mean((i) => sum(maps.maps[i]) / maps.logits[i]), ...(relevanceRatio === undefined ? {} : { relevanceRatio }), n: counted.length, ...tally };
   }
-  if (maps.method === 'ebp' && maps.mass) return { mapSum: mean((i) => maps.mass![i]), n: counted.length };
+  if (maps.method === 'ebp' && maps.mass) return { mapSum: mean((i) => maps.mass![i]), n: counted.length, ...tally };
   return undefined;
 }
 
@@ -75,6 +101,16 @@ export interface ModelEvaluation {
   readonly f1: number;
   readonly prediction: Record<string, number>;
   readonly attribution: Record<string, MethodEvaluation>;
+  /** Cosine of the teacher's and this model's SWA maps at the matched layers (teacher top-1 class), when a teacher was given. */
+  readonly matchedMapCosine?: Summary;
+  /** Per-pair records per method (`keepRecords`): localisation, and agreement when a teacher was given. */
+  readonly records?: Record<string, MethodRecords>;
+}
+
+/** Every pair's record of one method, so each reported number can be recomputed (spec §2.6). */
+export interface MethodRecords {
+  readonly localization: readonly LocalizationPairRecord[];
+  readonly agreement?: readonly AgreementPairRecord[];
 }
 
 /** The (image, class) pairs of a split: every class present in each image's mask. */
@@ -87,6 +123,30 @@ export function maskPairs(data: Dataset, split: SplitName, limit?: number): Pair
     for (const c of presentClasses(mask)) pairs.push({ image: i, classIndex: c });
   }
   return pairs;
+}
+
+/** The 'teacherTop1' pairs (§3): each of the first `limit` images of `split` with the teacher's arg-max class (lowest index on ties). */
+export async function teacherTop1Pairs(teacher: GraphNet, data: Dataset, split: SplitName, limit?: number): Promise<Pair[]> {
+  const { logits, numImages, numClasses: K } = await collectLogits(teacher, data, split, { limit });
+  return Array.from({ length: numImages }, (_, image) => {
+    let best = 0;
+    for (let c = 1; c < K; c++) if (logits[image * K + c] > logits[image * K + best]) best = c;
+    return { image, classIndex: best };
+  });
+}
+
+/**
+ * The teacher's maps for agreement, per method, on the pair set `agreementPairs` selects (default
+ * 'bothPositive': the localisation split's mask pairs; 'teacherTop1': the prediction split's
+ * top-1 pairs). Pass the result to `evaluateModel` as `teacherMaps` with the same options.
+ */
+export async function teacherAgreementMaps(teacher: GraphNet,
+  opts: Pick<EvaluateOptions, 'data' | 'split' | 'predictionSplit' | 'localizationSplit' | 'methods' | 'limit' | 'batchSize' | 'agreementPairs'>): Promise<Map<string, PairMaps>> {
+  const splits = evalSplitsFor(opts);
+  const top1 = opts.agreementPairs === 'teacherTop1';
+  const split = top1 ? splits.prediction : splits.localization;
+  const pairs = top1 ? await teacherTop1Pairs(teacher, opts.data, split, opts.limit) : maskPairs(opts.data, split, opts.limit);
+  return new Map(opts.methods.map((m) => [m, computePairMaps(teacher, opts.data, split, pairs, m, opts.batchSize)] as const));
 }
 
 /** Computes one method's maps for all pairs, in batches; `onBatch(pairsDone)` after each batch. */
@@ -145,10 +205,22 @@ export interface EvaluateOptions {
   ownMaps?: ReadonlyMap<string, PairMaps>;
   limit?: number;
   batchSize?: number;
+  /** Localisation options (spec §2.4–2.5): `pointingTolerancePx`, compat `voidAsBackground` (E4). */
+  localization?: LocalizationOptions;
+  /** Agreement pair set (default 'bothPositive'); `teacherMaps` must be on that set (`teacherAgreementMaps`). */
+  agreementPairs?: AgreementPairSet;
+  /** The teacher itself, for `matchedMapCosine` (on the prediction split's first `limit` images); absent or `net` → not computed. */
+  teacherNet?: GraphNet;
+  /** Keep every pair's records in `ModelEvaluation.records`. */
+  keepRecords?: boolean;
   /** No progress bar or summary line. */
   quiet?: boolean;
   /** Progress label, e.g. the model's name (default 'evaluate'). */
   label?: string;
+  /** Also compute deletion/insertion faithfulness of every method's maps on this model. */
+  faithfulness?: FaithfulnessSettings;
+  /** Seed of the faithfulness ROAD noise (unused with the blur baseline). */
+  seed?: number;
 }
 
 /** The splits an evaluation uses: per-group override, else `split`, else the dataset's `evalSplits`. */
@@ -166,10 +238,13 @@ export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promi
   const split = splits.localization;
   const started = Date.now();
   const pairs = opts.methods.length > 0 ? maskPairs(data, split, opts.limit) : [];
-  // progress in pairs: one unit per image for the logits pass, then every method's pairs
+  const pairSet = opts.agreementPairs ?? 'bothPositive';
+  const top1 = pairSet === 'teacherTop1';
+  // progress in pairs: one unit per image for the logits pass, then every method's pairs (and its top-1 pairs)
   const nImages = Math.min(data.size(splits.prediction), opts.limit ?? Infinity);
+  const unitsPerMethod = pairs.length + (top1 && opts.teacherMaps ? nImages : 0);
   const label = opts.label ?? 'evaluate';
-  const progress = createProgress({ label, total: nImages + opts.methods.length * pairs.length, quiet: opts.quiet });
+  const progress = createProgress({ label, total: nImages + opts.methods.length * unitsPerMethod, quiet: opts.quiet });
   const pred = predictionMetrics(await collectLogits(net, data, splits.prediction, { limit: opts.limit }));
   progress.update(nImages, { stage: 'logits', mAP: pred.mAP });
   const attribution: Record<string, MethodEvaluation> = {};
@@ -182,34 +257,61 @@ export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promi
       masks.set(p.image, { id: sample.id, mask: sample.mask! });
     }
   }
+  const records: Record<string, MethodRecords> = {};
+  // top-1 pairs are on the prediction split: their image ids, read once
+  const predictionIds = new Map<number, string>();
+  const predictionId = (i: number) => {
+    if (!predictionIds.has(i)) predictionIds.set(i, data.get(splits.prediction, i).id);
+    return predictionIds.get(i)!;
+  };
   for (const [mi, method] of opts.methods.entries()) {
-    const base = nImages + mi * pairs.length;
+    const base = nImages + mi * unitsPerMethod;
     const given = opts.ownMaps?.get(method);
     if (given) checkSamePairs(given, pairs, split, 'own');
     const own = given ?? computePairMaps(net, data, split, pairs, method, opts.batchSize, (n) => progress.update(base + n, { stage: method }));
-    const loc = new LocalizationAccumulator();
-    const teacher = opts.teacherMaps?.get(method);
-    if (teacher) checkSamePairs(teacher, pairs, split, 'teacher');
-    const agr = teacher ? new AgreementAccumulator() : undefined;
+    const loc = new LocalizationAccumulator(opts.localization);
     pairs.forEach((p, i) => {
       const { id: imageId, mask } = masks.get(p.image)!;
       loc.add({ imageId, classIndex: p.classIndex, logit: own.logits[i], map: own.maps[i], mask, height, width });
-      if (agr && teacher) {
-        agr.add({ imageId, classIndex: p.classIndex, teacherLogit: teacher.logits[i], studentLogit: own.logits[i],
-          teacherMap: teacher.maps[i], studentMap: own.maps[i], height, width });
-      }
     });
+    const teacher = opts.teacherMaps?.get(method);
+    let agr: AgreementAccumulator | undefined;
+    if (teacher) {
+      if (!top1) checkSamePairs(teacher, pairs, split, 'teacher');
+      else if (teacher.pairs.length !== nImages || teacher.pairs.some((p, i) => p.image !== i)) {
+        throw new Error(`teacher ${method} maps cover ${teacher.pairs.length} pairs, not one per image of the ${nImages} '${splits.prediction}' images: `
+          + 'for agreementPairs \'teacherTop1\' compute them with teacherAgreementMaps and the same options');
+      }
+      // the student's maps for the teacher's pairs: the localisation maps, or its own on the top-1 pairs
+      const student = top1
+        ? computePairMaps(net, data, splits.prediction, teacher.pairs, method, opts.batchSize, (n) => progress.update(base + pairs.length + n, { stage: `${method} top-1` }))
+        : own;
+      agr = new AgreementAccumulator({ requirePositiveLogits: !top1 });
+      teacher.pairs.forEach((p, i) => {
+        agr!.add({ imageId: top1 ? predictionId(p.image) : masks.get(p.image)!.id, classIndex: p.classIndex,
+          teacherLogit: teacher.logits[i], studentLogit: student.logits[i], teacherMap: teacher.maps[i], studentMap: student.maps[i], height, width });
+      });
+    }
     const l = loc.result();
-    const { records: _r, perClass: _p, ...locSummary } = l;
+    const { records: locRecords, perClass: _p, ...locSummary } = l;
+    const medianAUC = summarize(locRecords.flatMap((r) => (r.auc === null ? [] : [r.auc]))).median;
     let agreement: MethodEvaluation['agreement'];
+    let agrRecords: readonly AgreementPairRecord[] | undefined;
     if (agr) {
       const a = agr.result();
-      const { records: _ar, ...aSummary } = a;
-      agreement = { cosine: a.cosine.mean, spearman: a.spearman.mean, topkIoU: a.topkIoU[15]?.mean ?? NaN, n: a.n, report: aSummary };
+      const { records: ar, ...aSummary } = a;
+      agrRecords = ar;
+      agreement = { cosine: a.cosine.mean, spearman: a.spearman.mean, topkIoU: a.topkIoU[HEADLINE_TOPK_PERCENT]?.mean ?? NaN, n: a.n, pairs: pairSet, report: aSummary };
     }
+    if (opts.keepRecords) records[method] = { localization: locRecords, ...(agrRecords ? { agreement: agrRecords } : {}) };
     const conservation = conservationOf(own);
-    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: locSummary, agreement, ...(conservation ? { conservation } : {}) };
+    if (opts.faithfulness) progress.update(base + pairs.length, { stage: `${method} faithfulness` });
+    const faithfulness = opts.faithfulness ? pairFaithfulness(net, data, split, own, opts.faithfulness, opts.seed) : undefined;
+    attribution[method] = { auc: l.meanAUC, pointing: l.pointingAcc, localization: { ...locSummary, medianAUC }, agreement, ...(conservation ? { conservation } : {}),
+      ...(faithfulness ? { faithfulness } : {}) };
   }
+  const mmc = opts.teacherNet && opts.teacherNet !== net
+    ? matchedMapCosine(opts.teacherNet, net, data, splits.prediction, { limit: opts.limit, batchSize: opts.batchSize }) : undefined;
   const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const perMethod = Object.entries(attribution).map(([m, e]) => `${m} AUC ${f(e.auc, 3)} · pointing ${Number.isFinite(e.pointing) ? `${f(100 * e.pointing, 1)} %` : '–'}`
     + (e.agreement ? ` · cosine ${f(e.agreement.cosine, 3)}` : ''));
@@ -219,5 +321,7 @@ export async function evaluateModel(net: GraphNet, opts: EvaluateOptions): Promi
     splits, mAP: pred.mAP, f1: pred.F1,
     prediction: { mAP: pred.mAP, mAP_raw: pred.mAP_raw, mAP_perImage_ref: pred.mAP_perImage_ref, F1: pred.F1, F1_ref: pred.F1_ref },
     attribution,
+    ...(mmc ? { matchedMapCosine: mmc } : {}),
+    ...(opts.keepRecords ? { records } : {}),
   };
 }

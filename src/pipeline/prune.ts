@@ -82,7 +82,7 @@ async function fineTuneRound(opts: CommonPruneOptions, student: GraphNet, dir: s
   try {
     return await trainToCheckpoints({
       data: opts.data, outDir: dir, seed: opts.seed, recipe: opts.recipe, resume: opts.resume, quiet: opts.quiet,
-      provenance: opts.provenance, label, meta, optimizer,
+      provenance: opts.provenance, label, meta, optimizer, onNonFinite: opts.onNonFinite,
       createNet: () => { used = true; return student; },
       objective: objective ?? fineTuneObjective(opts),
     });

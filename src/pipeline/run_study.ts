@@ -22,7 +22,14 @@ import { datasetForModel } from '../models/input_normalization.js';
 import { unsupportedReason } from '../attribution/registry.js';
 import { APC_VERSION } from '../version.js';
 import { distill, type KdRecipe, SHAPES_KD_RECIPE } from './compress.js';
-import { computePairMaps, evaluateModel, maskPairs, type ModelEvaluation, type PairMaps } from './evaluate_model.js';
+import type { FaithfulnessResult } from '../eval/faithfulness.js';
+import type { SanityResult } from '../eval/sanity_check.js';
+import { type FaithfulnessSettings, type SanitySettings, teacherSanity } from './evaluate_faithfulness.js';
+import {
+  type AgreementPairSet, computePairMaps, evaluateModel, maskPairs, type MethodEvaluation, type MethodRecords, type ModelEvaluation, teacherAgreementMaps,
+} from './evaluate_model.js';
+import type { Summary } from '../eval/agreement.js';
+import { DEFAULT_TOPK_PERCENTS, HEADLINE_TOPK_PERCENT } from '../eval/localization.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
 import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
@@ -58,6 +65,10 @@ export interface StudyPreset {
   readonly testLimit?: number;
   /** Sizes for other families than the preset's (`apc run --arch resnet18|mobilenetv2`), measured per family. */
   readonly families?: Partial<Record<ModelConfig['kind'], FamilySizing>>;
+  /** Deletion/insertion faithfulness of every final model's maps (undefined = not computed). */
+  readonly faithfulness?: FaithfulnessSettings;
+  /** Cascading parameter-randomisation sanity check on the teacher (undefined = not run). */
+  readonly sanity?: SanitySettings;
 }
 
 /** A family's own teacher and student widths and recipes, and pruning recipes, within a preset. */
@@ -103,6 +114,9 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     // The paper's four attribution methods.
     methods: ['gradcam', 'lrp', 'ebp', 'rap'],
     testLimit: 300,
+    // a subset keeps `npm start` within budget (README): 64 pairs per model and method, 10 % steps
+    faithfulness: { nPairs: 64, steps: 10 },
+    sanity: { nPairs: 16 },
     // `--arch resnet18` runs the same sizes (ResNet-18/8 teacher, /16 students). MobileNetV2 learns
     // far more slowly per epoch (dataset_presets.ts) and its 8×8 small-input layout costs more per
     // image: a /4 teacher for 8 epochs, /8 students for 4 (10 and 5 took ~27 min on 2 cores).
@@ -126,6 +140,8 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
     },
     methods: ['gradcam'],
     testLimit: 24,
+    faithfulness: { nPairs: 8, steps: 4 },
+    sanity: { nPairs: 4, maxSteps: 4 },
   },
   full: {
     name: 'full',
@@ -139,12 +155,33 @@ export const STUDY_PRESETS: Record<string, StudyPreset> = {
       beta: DEFAULT_BETA,
     },
     methods: ['gradcam', 'lrp', 'rap', 'ebp', 'ig', 'smoothgrad', 'gradxinput'],
+    faithfulness: { nPairs: 256, steps: 20 },
+    sanity: { nPairs: 32 },
   },
+};
+
+/** Agreement with the teacher (evaluation spec §3): means, medians, top-k IoU at every percent, tallies. */
+export type AgreementRow = {
+  /** Means over the pairs used; `topkIoU` at the headline 15 %. */
+  cosine: number; spearman: number; topkIoU: number; n: number;
+  /** Pair set: 'bothPositive' (default) or 'teacherTop1' (`--agreement-pairs teacher-top1`). */
+  pairs?: AgreementPairSet;
+  /** Mean normalised peak distance (÷ image diagonal). */
+  peakDistance?: number;
+  median?: { cosine: number; spearman: number; topkIoU: number; peakDistance: number };
+  /** Keyed by percent: '5', '10', '15', '20'. */
+  topkIoUByPercent?: Record<string, { mean: number; median: number }>;
+  /** Pairs with a non-finite map; pairs left out by the both-positive rule; pairs with a constant map (no Spearman). */
+  nNonFinite?: number; nSkipped?: number; nConstant?: number;
 };
 
 type AttributionRow = {
   auc: number; pointing: number; nCounted: number; nMissed: number;
-  agreement: { cosine: number; spearman: number; topkIoU: number; n: number };
+  /** Median AUC over the pairs `auc` averages; counted pairs with a non-finite map; with an undefined AUC. */
+  medianAUC?: number; nNonFinite?: number; nDegenerate?: number;
+  agreement: AgreementRow;
+  /** Deletion/insertion AUCs and mean curves (absent in results written before they existed). */
+  faithfulness?: FaithfulnessResult;
 };
 
 export interface ResultRow {
@@ -171,6 +208,8 @@ export interface ResultRow {
   f1: number;
   prediction: Record<string, number>;
   attribution: Record<string, AttributionRow>;
+  /** Cosine of the teacher's and this model's SWA maps at the matched layer (spec §3); absent on the teacher's row. */
+  matchedMapCosine?: Summary;
   checkpoint: string;
   trainSeconds: number;
 }
@@ -212,7 +251,21 @@ export interface StudyResults {
   arch?: string;
   /** Rows and methods the study left out, and why (a method without a rule for one of the graph's ops). */
   skipped?: { what: string; reason: string }[];
+  /**
+   * Cascading parameter-randomisation check of each method on the teacher (eval/sanity_check.ts):
+   * Spearman of the maps before vs after each step, and whether the method passes.
+   */
+  sanity?: Record<string, SanityResult>;
+  /** Evaluation options the study ran with (pointing tolerance, void as background, agreement pairs). */
+  evaluation?: StudyEvaluationOptions;
   stages: { name: string; seconds: number }[];
+}
+
+/** Evaluation options of a study (`apc run --pointing-tolerance --void-as-background --agreement-pairs`). */
+export interface StudyEvaluationOptions {
+  readonly pointingTolerancePx: number;
+  readonly voidAsBackground: boolean;
+  readonly agreementPairs: AgreementPairSet;
 }
 
 export interface RunStudyOptions {
@@ -230,19 +283,42 @@ export interface RunStudyOptions {
   quiet?: boolean;
   /** Called after each stage with a one-line summary. */
   log?: (line: string) => void;
+  /** Localisation and agreement options (default: exact pointing, void excluded, both-positive pairs). */
+  evaluation?: Partial<StudyEvaluationOptions>;
+  /** Write every final model's per-pair records (localisation, agreement) to this JSON file. */
+  recordsFile?: string;
 }
 
 function matchName(matching: MatchingConfig | undefined): string {
   return matching?.kind === 'swa' ? 'wcam' : matching?.kind ?? 'none';
 }
 
-function attributionRows(ev: ModelEvaluation): Record<string, AttributionRow> {
+function agreementRow(a: NonNullable<MethodEvaluation['agreement']>): AgreementRow {
+  const r = a.report;
+  const topkIoUByPercent: Record<string, { mean: number; median: number }> = {};
+  for (const [pct, t] of Object.entries(r.topkIoU)) topkIoUByPercent[pct] = { mean: t.mean, median: t.median };
+  return {
+    cosine: a.cosine, spearman: a.spearman, topkIoU: a.topkIoU, n: a.n, pairs: a.pairs, peakDistance: r.peakDistance.mean,
+    median: { cosine: r.cosine.median, spearman: r.spearman.median, topkIoU: r.topkIoU[HEADLINE_TOPK_PERCENT]?.median ?? NaN, peakDistance: r.peakDistance.median },
+    topkIoUByPercent, nNonFinite: r.nNonFinite, nSkipped: r.nSkipped, nConstant: r.spearman.nConstant,
+  };
+}
+
+/** The teacher's agreement with itself: trivially 1 (distance 0) on its counted pairs. */
+function selfAgreementRow(n: number, pairs: AgreementPairSet): AgreementRow {
+  const topkIoUByPercent = Object.fromEntries(DEFAULT_TOPK_PERCENTS.map((p) => [String(p), { mean: 1, median: 1 }]));
+  return { cosine: 1, spearman: 1, topkIoU: 1, n, pairs, peakDistance: 0, median: { cosine: 1, spearman: 1, topkIoU: 1, peakDistance: 0 },
+    topkIoUByPercent, nNonFinite: 0, nSkipped: 0, nConstant: 0 };
+}
+
+function attributionRows(ev: ModelEvaluation, pairs: AgreementPairSet = 'bothPositive'): Record<string, AttributionRow> {
   const attribution: Record<string, AttributionRow> = {};
   for (const [m, e] of Object.entries(ev.attribution)) {
+    const l = e.localization;
     attribution[m] = {
-      auc: e.auc, pointing: e.pointing, nCounted: e.localization.nCounted, nMissed: e.localization.nMissed,
-      agreement: e.agreement ? { cosine: e.agreement.cosine, spearman: e.agreement.spearman, topkIoU: e.agreement.topkIoU, n: e.agreement.n }
-        : { cosine: 1, spearman: 1, topkIoU: 1, n: e.localization.nCounted },
+      auc: e.auc, medianAUC: l.medianAUC, pointing: e.pointing, nCounted: l.nCounted, nMissed: l.nMissed, nNonFinite: l.nNonFinite, nDegenerate: l.nDegenerate,
+      agreement: e.agreement ? agreementRow(e.agreement) : selfAgreementRow(l.nCounted, pairs),
+      ...(e.faithfulness ? { faithfulness: e.faithfulness } : {}),
     };
   }
   return attribution;
@@ -258,11 +334,12 @@ async function sizeFields(net: GraphNet, checkpoint: string): Promise<Pick<Resul
   };
 }
 
-async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: GraphNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number): Promise<ResultRow> {
+async function row(name: string, compression: string, matching: MatchingConfig | undefined, net: GraphNet, ev: ModelEvaluation, checkpoint: string, trainSeconds: number,
+  pairs: AgreementPairSet = 'bothPositive'): Promise<ResultRow> {
   return {
     name, compression, match: matchName(matching), beta: matching?.beta ?? 0, stochastic: matching?.stochastic ?? 0,
-    ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev),
-    checkpoint, trainSeconds,
+    ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev, pairs),
+    ...(ev.matchedMapCosine ? { matchedMapCosine: ev.matchedMapCosine } : {}), checkpoint, trainSeconds,
   };
 }
 
@@ -394,14 +471,31 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   const splits = evalSplitsOf(data);
   const split = splits.localization;
   const pairs = maskPairs(data, split, preset.testLimit);
-  const teacherMaps = new Map<string, PairMaps>();
-  for (const m of methods) teacherMaps.set(m, computePairMaps(t.net, data, split, pairs, m));
-  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, teacherMaps, quiet: opts.quiet };
-  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, await evaluateModel(t.net, { ...evalOpts, teacherMaps: undefined, ownMaps: teacherMaps, label: 'teacher' }), t.bestDir, t.seconds)];
-  for (const s of students) models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net, await evaluateModel(s.net, { ...evalOpts, label: s.variant.name }), s.dir, s.seconds));
+  const evaluation: StudyEvaluationOptions = { pointingTolerancePx: opts.evaluation?.pointingTolerancePx ?? 0,
+    voidAsBackground: opts.evaluation?.voidAsBackground ?? false, agreementPairs: opts.evaluation?.agreementPairs ?? 'bothPositive' };
+  const keepRecords = opts.recordsFile !== undefined;
+  const records: { name: string; records: Record<string, MethodRecords> }[] = [];
+  const evaluated = (name: string, ev: ModelEvaluation) => {
+    if (ev.records) records.push({ name, records: ev.records });
+    return ev;
+  };
+  const evalOpts = { data, predictionSplit: splits.prediction, localizationSplit: split, methods, limit: preset.testLimit, quiet: opts.quiet,
+    localization: { pointingTolerancePx: evaluation.pointingTolerancePx, voidAsBackground: evaluation.voidAsBackground }, agreementPairs: evaluation.agreementPairs,
+    faithfulness: preset.faithfulness, seed };
+  const teacherMaps = await teacherAgreementMaps(t.net, evalOpts);
+  // the teacher's own localisation maps are its agreement maps on the default pair set
+  const teacherOwn = evaluation.agreementPairs === 'bothPositive' ? { ownMaps: teacherMaps } : {};
+  const studentOpts = { ...evalOpts, teacherMaps, teacherNet: t.net };
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net,
+    evaluated('teacher', await evaluateModel(t.net, { ...evalOpts, ...teacherOwn, keepRecords, label: 'teacher' })), t.bestDir, t.seconds, evaluation.agreementPairs)];
+  for (const s of students) {
+    models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net,
+      evaluated(s.variant.name, await evaluateModel(s.net, { ...studentOpts, keepRecords, label: s.variant.name })), s.dir, s.seconds));
+  }
   const series: PruningSeries[] = [];
   for (const p of pruned) {
-    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net, await evaluateModel(net, { ...evalOpts, label: p.name }), p.dir, p.seconds));
+    const final = await withCheckpoint(p.dir, async (net) => row(p.name, p.compression, p.matching, net,
+      evaluated(p.name, await evaluateModel(net, { ...studentOpts, keepRecords, label: p.name })), p.dir, p.seconds));
     models.push(final);
     if (!p.rounds) continue;
     const seriesMethods = (preset.prune?.seriesMethods ?? methods.slice(0, 1)).filter((m) => methods.includes(m));
@@ -411,7 +505,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
       const ev = r === p.rounds.at(-1)
         ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
         : await withCheckpoint(dir, async (net) => {
-          const e = await evaluateModel(net, { ...evalOpts, methods: seriesMethods, label: `${p.name} round ${r.round}` });
+          const e = await evaluateModel(net, { ...studentOpts, teacherNet: undefined, faithfulness: undefined, methods: seriesMethods, label: `${p.name} round ${r.round}` });
           return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
         });
       points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,
@@ -421,11 +515,22 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   }
   stages.push({ name: 'evaluate', seconds: (Date.now() - evalStart) / 1000 });
   log(`evaluate: ${models.length} models × ${methods.join(', ')} on ${pairs.length} ${split} pairs · ${((Date.now() - evalStart) / 1000).toFixed(0)} s`);
+  let sanity: StudyResults['sanity'];
+  if (preset.sanity && methods.length > 0) {
+    const sanityStart = Date.now();
+    // the teacher's logits on the localisation pairs: its agreement maps hold them unless agreement uses teacher-top-1 pairs
+    const logits = evaluation.agreementPairs === 'bothPositive' ? teacherMaps.get(methods[0])!.logits : computePairMaps(t.net, data, split, pairs, methods[0]).logits;
+    sanity = teacherSanity(t.net, data, split, pairs, logits, methods, preset.sanity, seed);
+    const seconds = (Date.now() - sanityStart) / 1000;
+    stages.push({ name: 'sanity', seconds });
+    log(`sanity: ${Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (Spearman ${r.layers.at(-1)?.spearman.toFixed(2)} fully random)`).join(' · ')} · ${seconds.toFixed(0)} s`);
+  }
 
   const results: StudyResults = {
     dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
-    arch, ...(skipped.length ? { skipped } : {}),
+    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}), evaluation,
   };
+  if (opts.recordsFile) await writeJsonFile(opts.recordsFile, { dataset: data.info.name, splits, evaluation, models: records });
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
   // Heat-map pictures of every listed model (in-memory nets, else their checkpoints), then
   // OUT/report.html from these results. Self-contained block: its imports are dynamic.
@@ -449,24 +554,44 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   return results;
 }
 
+export interface ResultsTableOptions {
+  /** Add deletion and insertion AUC columns and the teacher's sanity-check line (`--faithfulness`). */
+  readonly faithfulness?: boolean;
+}
+
 /** Plain-text table of a study's rows (one attribution method), then the sparsity series. */
-export function formatResultsTable(results: StudyResults, method = 'gradcam'): string {
+export function formatResultsTable(results: StudyResults, method = 'gradcam', options: ResultsTableOptions = {}): string {
   const header = ['model', 'params', 'sparsity', 'MFLOPs', 'mAP', 'F1', `${method} AUC`, 'pointing', 'cosine', 'spearman', 'top15%IoU'];
+  if (options.faithfulness) header.push('deletion', 'insertion');
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
     return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
       f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
-      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3)];
+      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3),
+      ...(options.faithfulness ? [f(a?.faithfulness?.deletionAuc, 3), f(a?.faithfulness?.insertionAuc, 3)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  if (options.faithfulness) {
+    const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
+    const most = Math.max(0, ...results.models.map((m) => m.attribution[method]?.faithfulness?.nPairs ?? 0));
+    if (fa) table.push('', `deletion/insertion: AUC of σ(z_c) over ${fa.steps} steps (${fa.baseline} baseline, up to ${most} predicted pairs per model); deletion lower is better, insertion higher`);
+    if (results.sanity && Object.keys(results.sanity).length > 0) table.push(formatSanity(results.sanity));
+  }
   for (const s of results.series ?? []) {
     const pts = s.points.map((p) => `${f(100 * p.sparsity, 1)} %: mAP ${f(p.mAP, 1)}, cosine ${f(p.attribution[method]?.agreement.cosine, 3)}`);
     table.push('', `${s.name} by round — ${pts.join(' · ')}`);
   }
   return table.join('\n');
+}
+
+/** One line: which methods pass the teacher's sanity check, with the Spearman of the fully random network. */
+export function formatSanity(sanity: Readonly<Record<string, SanityResult>>): string {
+  const parts = Object.entries(sanity).map(([m, r]) => `${m} ${r.passed ? 'passes' : 'FAILS'} (${r.layers.at(-1)?.spearman.toFixed(2) ?? '–'})`);
+  const threshold = Object.values(sanity)[0]?.threshold;
+  return `sanity check (teacher, Spearman before/after randomising every block, pass < ${threshold ?? '–'}): ${parts.join(' · ')}`;
 }
 
 function backendDetail(): string | undefined {

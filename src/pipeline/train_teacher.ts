@@ -5,6 +5,7 @@ import type { ModelConfig } from '../models/model_config.js';
 import { VOC_AUGMENT } from '../train/batches.js';
 import { labelObjective } from '../train/fit.js';
 import { multiLabelSoftMargin } from '../train/losses.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 import { type StageResult, type TrainRecipe, trainToCheckpoints, withEpochs } from './train_to_checkpoints.js';
 
 /**
@@ -62,6 +63,8 @@ export interface TrainTeacherOptions {
   resume?: boolean;
   quiet?: boolean;
   provenance?: Record<string, unknown>;
+  /** A non-finite loss or gradient: stop the stage (default) or skip the batch (bounded). */
+  onNonFinite?: NonFinitePolicy;
 }
 
 export function trainTeacher(opts: TrainTeacherOptions): Promise<StageResult> {

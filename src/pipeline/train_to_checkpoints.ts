@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
 import { currentBackend } from '../engine/backend.js';
+import { recoverDirectory, replaceDirectory } from '../engine/files.js';
+import { InterruptedError, interruptSignal } from '../engine/interrupt.js';
 import { evaluatePredictions } from '../eval/collect_logits.js';
 import { checkpointPaths } from '../models/checkpoint_io.js';
 import { loadNet, loadOptimizerState, saveNet } from '../models/checkpoint.js';
@@ -14,6 +16,7 @@ import type { GraphNet } from '../models/graph/graph_net.js';
 import { modelStats } from '../models/accounting.js';
 import type { AugmentOptions } from '../train/batches.js';
 import { fit, type Objective, type TrainState } from '../train/fit.js';
+import type { NonFinitePolicy } from '../train/non_finite.js';
 import type { SgdMomentum } from '../train/sgd.js';
 import { APC_VERSION } from '../version.js';
 
@@ -61,6 +64,8 @@ export interface StageOptions {
    * stay the caller's.
    */
   optimizer?: (net: GraphNet) => SgdMomentum;
+  /** A non-finite loss or gradient: stop the stage (default) or skip the batch (bounded). */
+  onNonFinite?: NonFinitePolicy;
 }
 
 export interface StageResult {
@@ -74,6 +79,9 @@ export interface StageResult {
 
 export async function trainToCheckpoints(opts: StageOptions): Promise<StageResult> {
   const paths = checkpointPaths(opts.outDir);
+  // a kill between the two renames of a checkpoint swap leaves only the parked old copy
+  await recoverDirectory(paths.last);
+  await recoverDirectory(paths.best);
   let net: GraphNet;
   let resume: { state: TrainState; optimizerState?: tf.Tensor[] } | undefined;
   if (opts.resume && existsSync(paths.last)) {
@@ -82,7 +90,9 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     const state = loaded.meta.trainState as TrainState | undefined;
     if (!state) throw new Error(`${paths.last}/apc.json has no trainState: it was not written by an apc training stage`);
     resume = { state, optimizerState: await loadOptimizerState(paths.last) };
-    process.stderr.write(`${opts.label}: resuming from ${paths.last} after epoch ${state.epoch}\n`);
+    const where = state.epoch >= opts.recipe.epochs ? `complete (${state.epoch} epochs), not retrained`
+      : state.step !== undefined ? `in epoch ${state.epoch + 1} after step ${state.step}` : `after epoch ${state.epoch}`;
+    process.stderr.write(`${opts.label}: resuming from ${paths.last}: ${where}\n`);
   } else {
     net = opts.createNet();
   }
@@ -95,26 +105,38 @@ export async function trainToCheckpoints(opts: StageOptions): Promise<StageResul
     provenance: { apc: APC_VERSION, backend: currentBackend()?.name, savedAt: new Date().toISOString(), ...opts.provenance },
   });
   const optimizer = opts.optimizer?.(net);
-  const report = await fit(net, opts.objective(net), {
-    optimizer,
-    data: opts.data, epochs: r.epochs, batchSize: r.batchSize, seed: opts.seed,
-    sgd: { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay }, lrMilestones: r.lrMilestones,
-    augment: r.augment ?? undefined, trainLimit: r.trainLimit, label: opts.label, quiet: opts.quiet, selectBy: 'mAP', resume,
-    evaluate: async (n) => {
-      const m = await evaluatePredictions(n, opts.data, 'val', { limit: r.valLimit });
-      return { mAP: m.mAP, F1: m.F1 };
-    },
-    checkpoint: async (which, n, state, optimizer) => {
-      const buffers = which === 'last' ? optimizer.state(n.trainableVariables()) : undefined;
-      try {
-        await saveNet(which === 'best' ? paths.best : paths.last, n, meta(state, which), buffers);
-      } finally {
-        if (buffers) tf.dispose(buffers);
-      }
-    },
-  });
-  optimizer?.dispose();
-  net.dispose();
+  let report: Awaited<ReturnType<typeof fit>>;
+  try {
+    report = await fit(net, opts.objective(net), {
+      optimizer,
+      data: opts.data, epochs: r.epochs, batchSize: r.batchSize, seed: opts.seed,
+      sgd: { lr: r.lr, momentum: r.momentum, weightDecay: r.weightDecay }, lrMilestones: r.lrMilestones,
+      augment: r.augment ?? undefined, trainLimit: r.trainLimit, label: opts.label, quiet: opts.quiet, selectBy: 'mAP', resume,
+      onNonFinite: opts.onNonFinite,
+      evaluate: async (n) => {
+        const m = await evaluatePredictions(n, opts.data, 'val', { limit: r.valLimit });
+        return { mAP: m.mAP, F1: m.F1 };
+      },
+      checkpoint: async (which, n, state, optimizer) => {
+        const buffers = which === 'last' ? optimizer.state(n.trainableVariables()) : undefined;
+        const dir = which === 'best' ? paths.best : paths.last;
+        try {
+          // the whole directory at once: a kill mid-save leaves the previous checkpoint loadable
+          await replaceDirectory(dir, (staged) => saveNet(staged, n, meta(state, which), buffers));
+        } catch (err) {
+          throw new Error(`${opts.label}: cannot save checkpoint ${dir} (the previous one is kept): ${(err as Error).message}`, { cause: err });
+        } finally {
+          if (buffers) tf.dispose(buffers);
+        }
+      },
+    });
+  } finally {
+    // also when the stage fails (non-finite values, a full disk, a signal): the checkpoints stay
+    optimizer?.dispose();
+    net.dispose();
+  }
+  const signal = interruptSignal();
+  if (signal) throw new InterruptedError(`${opts.label}: stopped by ${signal} after the stage completed (${paths.last}); rerun with --resume to continue`, signal);
   if (!existsSync(paths.best)) throw new Error(`${opts.label}: no epoch produced a finite val mAP, so ${paths.best} was never written`);
   const best = await loadNet(paths.best);
   return { net: best.net, state: report.state, bestDir: paths.best, seconds: report.seconds,

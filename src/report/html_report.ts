@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../engine/files.js';
 import { colormapRgb, DEFAULT_COLORMAP, isColormap } from './colormap.js';
 import {
   betaSweeps, finalRows, hasMatching, headlineMethod, isTeacher, num, orderForComparison, parseReportResults,
-  pruningSeries, type ReportResults, type ReportRow, resultMethods, sparsityFraction,
+  pruningSeries, type ReportResults, type ReportRow, type ReportSanity, resultMethods, sparsityFraction,
 } from './report_data.js';
 import { HEATMAP_DIR, heatmapFile, type HeatmapManifest, MANIFEST_FILE } from './heatmap_manifest.js';
 import { escapeXml as esc, linePlot, PALETTE, type PlotSeries } from './svg_plot.js';
@@ -128,8 +128,7 @@ function matchingLabel(r: ReportRow): string {
   return s > 0 ? `${m} (stoch. ${s})` : m;
 }
 
-function summaryTable(rows: readonly ReportRow[], methods: readonly string[]): string {
-  const cols = summaryColumns(methods);
+function summaryTable(rows: readonly ReportRow[], methods: readonly string[], cols = summaryColumns(methods), id = 'summary'): string {
   const best = cols.map((c) => bestRows(rows, c));
   const groups: { name: string; span: number }[] = [];
   for (const c of cols) {
@@ -138,7 +137,7 @@ function summaryTable(rows: readonly ReportRow[], methods: readonly string[]): s
     else groups.push({ name: c.group, span: 1 });
   }
   const out: string[] = [];
-  out.push('<div class="table-wrap"><table class="summary" id="summary"><thead>');
+  out.push(`<div class="table-wrap"><table class="summary" id="${esc(id)}"><thead>`);
   out.push(`<tr><th colspan="4" class="group">model</th>${groups.map((g) => `<th colspan="${g.span}" class="group${methods.includes(g.name) ? ' method' : ''}">${esc(g.name)}</th>`).join('')}</tr>`);
   out.push(`<tr><th class="left">name</th><th class="left">compression</th><th class="left">matching</th><th>β</th>${cols.map((c, i) => `<th data-col="${esc(c.key)}"${i > 0 && cols[i - 1].group !== c.group ? ' class="group-start"' : ''}${c.title ? ` title="${esc(c.title)}"` : ''}>${esc(c.label)}</th>`).join('')}</tr>`);
   out.push('</thead><tbody>');
@@ -293,6 +292,101 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
 }
 
 // ---------------------------------------------------------------------------------------------
+// faithfulness and sanity check
+// ---------------------------------------------------------------------------------------------
+
+/** Deletion (lower is better) and insertion (higher is better) AUC columns for each method that has them. */
+export function faithfulnessColumns(methods: readonly string[]): SummaryColumn[] {
+  return methods.flatMap((m): SummaryColumn[] => {
+    const f = (r: ReportRow) => r.attribution?.[m]?.faithfulness ?? undefined;
+    const tip = (r: ReportRow) => {
+      const x = f(r);
+      return x && num(x.nPairs) !== undefined ? `${num(x.nPairs)} pairs, ${num(x.steps) ?? DASH} steps, ${x.baseline ?? DASH} baseline` : undefined;
+    };
+    return [
+      { key: `${m}.deletionAuc`, label: 'deletion AUC', group: m, value: (r) => num(f(r)?.deletionAuc), format: fixed(3), better: 'low', tooltip: tip,
+        title: 'area under σ(z_c) as the most relevant pixels are replaced by the baseline first (lower is better)' },
+      { key: `${m}.insertionAuc`, label: 'insertion AUC', group: m, value: (r) => num(f(r)?.insertionAuc), format: fixed(3), better: 'high', tooltip: tip,
+        title: 'area under σ(z_c) as the most relevant pixels are restored into the baseline first (higher is better)' },
+    ];
+  });
+}
+
+/** Methods whose faithfulness at least one row records. */
+function faithfulnessMethods(rows: readonly ReportRow[], methods: readonly string[]): string[] {
+  return methods.filter((m) => rows.some((r) => r.attribution?.[m]?.faithfulness));
+}
+
+function curveSeries(rows: readonly ReportRow[], method: string, which: 'deletionCurve' | 'insertionCurve'): PlotSeries[] {
+  return rows.flatMap((r, i): PlotSeries[] => {
+    const c = r.attribution?.[method]?.faithfulness?.[which];
+    if (!Array.isArray(c) || c.length < 2) return [];
+    const steps = c.length - 1;
+    return [{ label: r.name, color: isTeacher(r) ? '#222' : PALETTE[i % PALETTE.length], marker: isTeacher(r) ? 'square' : 'circle',
+      points: c.map((y, k) => ({ x: (100 * k) / steps, y: num(y) ?? NaN })) }];
+  });
+}
+
+/** A method's label in the sanity plot and table: failing methods say so. */
+function sanityLabel(method: string, s: ReportSanity): string {
+  return s.passed === false ? `${method} ✗ fails` : s.passed === true ? `${method} ✓` : method;
+}
+
+function sanitySection(results: ReportResults): string {
+  const out = ['<h3>Sanity check: cascading parameter randomisation (teacher)</h3>'];
+  const entries = Object.entries(results.sanity ?? {}).filter((e): e is [string, ReportSanity] => !!e[1] && Array.isArray(e[1].layers));
+  if (entries.length === 0) {
+    out.push('<p class="absent" id="no-sanity">No sanity check in this results.json (older runs did not record one).</p>');
+    return out.join('\n');
+  }
+  const layers = entries.reduce<string[]>((a, [, s]) => (s.layers!.length > a.length ? s.layers!.map((l) => String(l.layer ?? '')) : a), []);
+  const threshold = num(entries[0][1].threshold);
+  const series: PlotSeries[] = entries.map(([m, s], i) => ({
+    label: sanityLabel(m, s), color: s.passed === false ? '#e15759' : PALETTE[(i + 3) % PALETTE.length], marker: s.passed === false ? 'square' : 'circle',
+    points: s.layers!.map((l, k) => ({ x: k + 1, y: num(l.spearman) ?? NaN })),
+  }));
+  if (threshold !== undefined && layers.length > 0) {
+    series.push({ label: `pass threshold ${threshold}`, color: '#888', dashed: true, points: [{ x: 1, y: threshold }, { x: layers.length, y: threshold }] });
+  }
+  const xFormat = (v: number) => (Number.isInteger(v) && v >= 1 && v <= layers.length ? layers[v - 1] : '');
+  out.push('<div class="plots">');
+  out.push(linePlot({ title: 'Spearman of maps before vs after randomising from the top', xLabel: 'randomised down to (cumulative)', yLabel: 'mean Spearman', series, xFormat,
+    yDomain: [Math.min(-0.2, ...series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite)), 1], width: 760 }));
+  out.push('</div>');
+  out.push('<table class="summary" id="sanity"><thead><tr><th class="left">method</th><th>Spearman, fully random</th><th class="left">result</th></tr></thead><tbody>');
+  for (const [m, s] of entries) {
+    const last = num(s.layers!.at(-1)?.spearman);
+    const verdict = s.passed === undefined ? DASH : s.passed ? 'passes' : 'FAILS: its maps barely depend on the weights';
+    out.push(`<tr data-method="${esc(m)}"${s.passed === false ? ' class="fail"' : ''}><th scope="row" class="left">${esc(m)}</th><td class="num">${last === undefined ? DASH : esc(last.toFixed(3))}</td><td class="left">${esc(verdict)}</td></tr>`);
+  }
+  out.push('</tbody></table>');
+  out.push(`<p class="note">Blocks (each conv or dense node with its BatchNorm) are re-drawn from their initialisation one after the other, from the output layer down; after each step the maps of ${esc(num(entries[0][1].nImages) ?? DASH)} (image, class) pairs (those the teacher predicts first) are compared with the trained teacher's by rank correlation. A method passes when the Spearman with every block random is below ${esc(threshold ?? DASH)}.</p>`);
+  return out.join('\n');
+}
+
+function faithfulnessSection(results: ReportResults, rows: readonly ReportRow[], methods: readonly string[]): string {
+  const out: string[] = ['<section id="faithfulness"><h2>Faithfulness and sanity check</h2>'];
+  const fm = faithfulnessMethods(rows, methods);
+  if (fm.length === 0) {
+    out.push('<p class="absent" id="no-faithfulness">No faithfulness in this results.json (older runs did not record it).</p>');
+  } else {
+    const f = rows.flatMap((r) => fm.map((m) => r.attribution?.[m]?.faithfulness)).find((x) => x);
+    out.push(`<p class="note">Deletion: the pixels a map ranks highest are replaced by the baseline first; insertion: they are restored first into the baseline. The score is the class probability σ(z_c); the AUC is over the fraction of pixels, 0–1 (${esc(num(f?.steps) ?? DASH)} steps, ${esc(f?.baseline ?? DASH)} baseline, up to ${esc(num(f?.nPairs) ?? DASH)} pairs the model predicts). Lower deletion and higher insertion AUC mean the map follows what the model uses.</p>`);
+    out.push(summaryTable(rows, fm, faithfulnessColumns(fm), 'faithfulness-table'));
+    for (const m of fm) {
+      out.push(`<div class="plots" data-faithfulness-method="${esc(m)}">`);
+      const xFormat = (v: number) => `${Number(v.toPrecision(3))} %`;
+      out.push(linePlot({ title: `${m}: deletion curve`, xLabel: 'pixels replaced by the baseline', yLabel: 'mean σ(z_c)', series: curveSeries(rows, m, 'deletionCurve'), xFormat, xDomain: [0, 100], yDomain: [0, 1] }));
+      out.push(linePlot({ title: `${m}: insertion curve`, xLabel: 'pixels restored from the image', yLabel: 'mean σ(z_c)', series: curveSeries(rows, m, 'insertionCurve'), xFormat, xDomain: [0, 100], yDomain: [0, 1] }));
+      out.push('</div>');
+    }
+  }
+  out.push(sanitySection(results));
+  out.push('</section>');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
 // provenance and page
 // ---------------------------------------------------------------------------------------------
 
@@ -351,6 +445,7 @@ table.summary th.name { font-weight: 600; }
 table.summary tr.teacher { background: #fafafa; }
 table.summary tbody tr:hover { background: #f0f4fa; }
 table.summary td.best { background: var(--best); font-weight: 700; }
+table.summary tr.fail { background: #fde8e8; color: #a4161a; font-weight: 600; }
 .group-start { border-left: 1px solid var(--line); }
 .controls { display: flex; align-items: center; gap: 24px; margin: 8px 0 12px; }
 select { font: inherit; padding: 3px 6px; }
@@ -423,7 +518,7 @@ export function renderReport(input: RenderReportInput): string {
 <header>
 <h1>${esc(title)}</h1>
 <div class="muted">${esc(rows.length)} models · ${methods.length ? esc(methods.join(', ')) : 'no attribution methods'} · apc ${esc(results.apc ?? DASH)}</div>
-<nav><a href="#summary-section">Summary</a><a href="#heatmaps">Heat-maps</a><a href="#plots">Plots</a><a href="#provenance">Provenance</a></nav>
+<nav><a href="#summary-section">Summary</a><a href="#heatmaps">Heat-maps</a><a href="#plots">Plots</a><a href="#faithfulness">Faithfulness</a><a href="#provenance">Provenance</a></nav>
 </header>
 <main>
 <section id="summary-section"><h2>Summary</h2>
@@ -432,6 +527,7 @@ ${summaryTable(rows, methods)}
 </section>
 ${heatmapSection(input.manifest, input.manifestProblem, rows, input.imageSrc)}
 ${plotSection(results, rows, methods)}
+${faithfulnessSection(results, rows, methods)}
 ${provenanceSection(results, input.runDate ?? recordedDate(results), input.generated)}
 </main>
 <footer>Generated by <code>apc report</code>. Regenerate with <code>apc report --results DIR</code>.</footer>

@@ -245,3 +245,63 @@ test('provenance names the architecture and lists what the study skipped, escape
   assert.match(html, /<li><b>structured<\/b>: not yet<\/li>/);
   assert.doesNotMatch(renderReport({ results: RESULTS, imageSrc: () => undefined, generated: new Date(0) }), /<h3>Skipped<\/h3>/);
 });
+
+/** Faithfulness of one model: curves fall/rise linearly between the given end values. */
+function faith(deletionAuc: number, insertionAuc: number, steps = 4) {
+  const curve = (a: number, b: number) => Array.from({ length: steps + 1 }, (_, k) => a + ((b - a) * k) / steps);
+  return { deletionAuc, insertionAuc, steps, baseline: 'blur', nPairs: 8, deletionCurve: curve(0.9, 0.1), insertionCurve: curve(0.1, 0.9) };
+}
+
+/** RESULTS with faithfulness on three rows (kd+wcam best at deletion, kd at insertion) and a sanity check where lrp fails. */
+const WITH_FAITH: ReportResults = {
+  ...RESULTS,
+  models: RESULTS.models.map((m, i) => (i > 2 || !m.attribution ? m : {
+    ...m, attribution: { ...m.attribution, gradcam: { ...m.attribution.gradcam, faithfulness: faith([0.2, 0.25, 0.1][i], [0.7, 0.8, 0.75][i]) } },
+  })),
+  sanity: {
+    gradcam: { layers: [{ layer: 'fc', spearman: 0.6 }, { layer: 'conv1_1', spearman: 0.1 }], passed: true, threshold: 0.5, nImages: 4 },
+    lrp: { layers: [{ layer: 'fc', spearman: 0.95 }, { layer: 'conv1_1', spearman: 0.9 }], passed: false, threshold: 0.5, nImages: 4 },
+  },
+};
+
+function faithfulnessBody(html: string): string {
+  const m = /<table class="summary" id="faithfulness-table">[\s\S]*?<tbody>([\s\S]*?)<\/tbody>/.exec(html);
+  assert.ok(m, 'faithfulness table present');
+  return m[1];
+}
+
+test('faithfulness: deletion/insertion AUC per method × model, best marked (deletion lowest, insertion highest), curves plotted per model', () => {
+  const html = renderReport({ results: WITH_FAITH, imageSrc: () => undefined, generated: new Date(0) });
+  const body = faithfulnessBody(html);
+  const best = (key: string) => [...body.matchAll(/<tr data-model="([^"]*)"[^>]*>(.*?)<\/tr>/g)]
+    .filter((r) => new RegExp(`<td data-col="${key.replace('.', '\\.')}" class="[^"]*\\bbest\\b`).test(r[2])).map((r) => r[1]);
+  assert.deepEqual(best('gradcam.deletionAuc'), ['kd+wcam']);
+  assert.deepEqual(best('gradcam.insertionAuc'), ['kd']);
+  assert.match(body, /<td data-col="gradcam\.deletionAuc" class="[^"]*" title="8 pairs, 4 steps, blur baseline">0\.200<\/td>/);
+  assert.doesNotMatch(body, /lrp\.deletionAuc/, 'a method without faithfulness gets no columns');
+  // one deletion and one insertion plot for gradcam, a series per model with curves (teacher, kd, kd+wcam)
+  const plots = /<div class="plots" data-faithfulness-method="gradcam">([\s\S]*?)<\/div>/.exec(html);
+  assert.ok(plots);
+  assert.equal([...plots[1].matchAll(/<svg /g)].length, 2);
+  assert.deepEqual([...plots[1].matchAll(/<g class="series" data-label="([^"]*)"/g)].map((m) => m[1]),
+    ['teacher', 'kd', 'kd+wcam', 'teacher', 'kd', 'kd+wcam']);
+  assert.match(html, /4 steps, blur baseline, up to 8 pairs/);
+});
+
+test('sanity check: Spearman-vs-layer plot with the threshold; a failing method is marked in the legend and the table', () => {
+  const html = renderReport({ results: WITH_FAITH, imageSrc: () => undefined, generated: new Date(0) });
+  const section = /<h3>Sanity check[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+  assert.match(section, /data-label="gradcam ✓"/);
+  assert.match(section, /data-label="lrp ✗ fails"/);
+  assert.match(section, /data-label="pass threshold 0\.5"/);
+  assert.match(section, /<tr data-method="lrp" class="fail">.*FAILS/);
+  assert.match(section, /<tr data-method="gradcam"><th[^>]*>gradcam<\/th><td class="num">0\.100<\/td><td class="left">passes<\/td>/);
+  assert.match(section, />conv1_1</, 'layer names label the x axis');
+});
+
+test('results without faithfulness or sanity render and say so', () => {
+  const html = renderReport({ results: RESULTS, imageSrc: () => undefined, generated: new Date(0) });
+  assert.match(html, /id="no-faithfulness"/);
+  assert.match(html, /id="no-sanity"/);
+  assert.doesNotMatch(html, /id="faithfulness-table"/);
+});

@@ -10,12 +10,33 @@
 
 export interface ReportAgreement { cosine?: number | null; spearman?: number | null; topkIoU?: number | null; n?: number | null }
 
+/** Deletion/insertion faithfulness of one model's maps (eval/faithfulness.ts); older results lack it. */
+export interface ReportFaithfulness {
+  deletionAuc?: number | null;
+  insertionAuc?: number | null;
+  steps?: number | null;
+  baseline?: string;
+  nPairs?: number | null;
+  /** Mean σ(z_c) at fractions 0, 1/steps, …, 1. */
+  deletionCurve?: (number | null)[];
+  insertionCurve?: (number | null)[];
+}
+
 export interface ReportMethodRecord {
   auc?: number | null;
   pointing?: number | null;
   nCounted?: number | null;
   nMissed?: number | null;
   agreement?: ReportAgreement | null;
+  faithfulness?: ReportFaithfulness | null;
+}
+
+/** One method's cascading-randomisation sanity check on the teacher (eval/sanity_check.ts). */
+export interface ReportSanity {
+  layers?: { layer?: string; spearman?: number | null }[];
+  passed?: boolean;
+  threshold?: number | null;
+  nImages?: number | null;
 }
 
 /** One row of results.json `models` (a `ResultRow`, every field optional but the name). */
@@ -67,6 +88,8 @@ export interface ReportResults {
   arch?: string;
   /** Rows and methods the study left out, and why. */
   skipped?: { what?: unknown; reason?: unknown }[];
+  /** Per method, the teacher's sanity check; older results lack it. */
+  sanity?: Record<string, ReportSanity | null | undefined>;
 }
 
 /** A finite number or undefined (null, NaN, strings → undefined). */

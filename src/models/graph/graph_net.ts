@@ -215,7 +215,7 @@ export class GraphNet {
     const batchStats: BatchStat[] = [];
     const head = this.headDropout;
     let headMask: tf.Tensor2D | undefined;
-    let rng = opts.rng;
+    const rng = opts.rng;
     const batch = x.shape[0];
     for (const node of this.graph.nodes) {
       if (!need.has(node.name) || done.has(node.name)) continue;
@@ -231,7 +231,11 @@ export class GraphNet {
           const flat = [shape[0], product(shape.slice(1))];
           let mask: tf.Tensor | undefined = node === head ? opts.dropoutMask : opts.dropoutMasks?.[node.name];
           if (!mask) {
-            rng ??= new Rng(Date.now());
+            // never a clock seed: the same seed must give the same training run
+            if (!rng) {
+              throw new Error(`forward: training mode draws a dropout mask for '${node.name}' and needs an explicit random stream `
+                + '(ForwardOptions.rng) or the mask itself (dropoutMask, dropoutMasks)');
+            }
             mask = drawDropoutMask(flat, node.rate, rng);
           }
           if (mask.shape.length !== 2 || mask.shape[0] !== batch || mask.shape[1] !== flat[1]) {
