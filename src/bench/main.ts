@@ -14,6 +14,8 @@
  * `--quantized-latency` (opt-in) times load and per-image inference of float32 / float16 / uint8
  * TF.js exports of `--latency-models` in Node and in headless Chromium (`--chromium`), wasm and WebGL
  * (quantized_latency.ts).
+ * `--skip-attribution`, `--skip-memory`, `--skip-presets` and `--skip-depthwise` drop sections. `--sweep` adds
+ * the sweep-throughput section (sweep_throughput.ts: sequential, local pool, 1 and 2 BullMQ workers).
  * The depthwise section times a MobileNet block's depthwise train step (forward + input and filter
  * gradients, batch `--batch`, 32×32×96, 3×3, strides 1 and 2) against cpu, with the per-kernel split.
  */
@@ -31,6 +33,7 @@ import { multiLabelSoftMargin } from '../train/losses.js';
 import { SgdMomentum } from '../train/sgd.js';
 import { depthwiseStepRows } from './depthwise.js';
 import { quantizedLatency } from './quantized_latency.js';
+import { sweepThroughput } from './sweep_throughput.js';
 import { epochMemoryCheck, STUDY_RSS_PRESETS, type StudyRssPreset, studyRunRss } from './memory.js';
 import { attributionThroughput, formatVsTorch, median, profileRows, runVsTorch, sgdShare, table } from './vs_torch.js';
 
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
     'skip-presets': { type: 'boolean', default: false }, 'skip-depthwise': { type: 'boolean', default: false }, 'rss-preset': { type: 'string', default: 'smoke' },
     'quantized-latency': { type: 'boolean', default: false }, 'latency-models': { type: 'string', default: 'runs/default/teacher/best,runs/default/kd/best' },
     'latency-reps': { type: 'string', default: '10' }, 'latency-rounds': { type: 'string', default: '3' }, chromium: { type: 'string', default: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },
+    sweep: { type: 'boolean', default: false },
   } });
   const rssPreset = values['rss-preset'] as StudyRssPreset;
   if (!STUDY_RSS_PRESETS.includes(rssPreset)) throw new Error(`--rss-preset '${values['rss-preset']}': expected ${STUDY_RSS_PRESETS.join(' or ')}`);
@@ -151,6 +155,14 @@ async function main(): Promise<void> {
       r.model, r.storage, kib(r.sizes.weights), kib(r.sizes.weightsGzip), r.env, r.loadMs.toFixed(1), r.inferMs.toFixed(2)]))) console.log(l);
     for (const n of notes) console.log(n);
     report.quantizedLatency = { rows, notes, node: describeBackend(info) };
+  }
+  if (values.sweep) {
+    console.log('\nsweep throughput (smoke grid: 2 seeds × KD ± WCAM = 12 stage jobs, apc children on one wasm thread each):');
+    const rows = await sweepThroughput(log);
+    const base = rows[0]?.jobsPerHour ?? NaN;
+    for (const l of table(['executor', 'jobs', 's', 'jobs/hour', '× sequential'], rows.map((r) => [
+      r.executor + (r.ok ? '' : ' (FAILED)'), String(r.jobs), r.seconds.toFixed(0), r.jobsPerHour.toFixed(0), (r.jobsPerHour / base).toFixed(2)]))) console.log(l);
+    report.sweep = rows;
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
 }

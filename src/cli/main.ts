@@ -19,6 +19,8 @@ import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
 import { registerViewerCommand } from './viewer_command.js';
 import { registerVerify } from './verify_command.js';
+import { registerSweepCommand } from './sweep_command.js';
+import { registerWorkerCommand } from './worker_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
 import { ARCHS } from '../models/model_config.js';
 import { TEMPLATES } from '../models/import/torchvision_templates.js';
@@ -158,7 +160,7 @@ export function buildProgram(): Command {
 
   program.command('report')
     .description('write DIR/report.html: summary table, heat-map grids, plots and provenance of a study (apc run writes it too)')
-    .requiredOption('--results <dir>', 'study directory holding results.json (and heatmaps/)')
+    .requiredOption('--results <dir>', 'study directory holding results.json (and heatmaps/), or a sweep directory holding sweep.json')
     .option('--inline', 'embed the heat-map pictures as data URLs (one portable file) instead of linking DIR/heatmaps', false)
     .option('--heatmaps [methods]', 'first redraw DIR/heatmaps from the checkpoints in results.json (methods: the recorded ones, or a list such as gradcam,lrp)')
     .option('--seed <n>', 'with --heatmaps: seed of the image choice (default: the study\'s)', int('--seed'))
@@ -212,6 +214,8 @@ export function buildProgram(): Command {
 
   registerViewerCommand(program);
   registerVerify(program);
+  registerSweepCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 /** `apc report`: (re)writes DIR/report.html from DIR/results.json and DIR/heatmaps/. */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAttributionList } from '../attribution/registry.js';
@@ -8,6 +9,7 @@ import { loadNet } from '../models/checkpoint.js';
 import { RESULTS_FILE, writeReport } from '../report/html_report.js';
 import { finalRows, parseReportResults, type ReportResults, resultMethods } from '../report/report_data.js';
 import { saveStudyHeatmaps } from '../report/study_heatmaps.js';
+import { SWEEP_FILE, writeSweepReport } from '../report/sweep_report.js';
 
 export interface ReportFlags {
   /** Study directory (the `--out` of `apc run`). */
@@ -26,6 +28,11 @@ export function reportNeedsBackend(f: ReportFlags): boolean {
 }
 
 export async function reportCommand(f: ReportFlags): Promise<void> {
+  // a sweep directory (apc sweep --out): the statistics report, error bars and the β trade-off
+  if (!existsSync(join(f.results, RESULTS_FILE)) && existsSync(join(f.results, SWEEP_FILE))) {
+    process.stdout.write(`report: ${await writeSweepReport(f.results)}\n`);
+    return;
+  }
   if (reportNeedsBackend(f)) await redrawHeatmaps(f);
   const path = await writeReport(f.results, { inline: f.inline });
   process.stdout.write(`report: ${path}\n`);

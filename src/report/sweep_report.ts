@@ -1,0 +1,101 @@
+/**
+ * The HTML report of a sweep (`apc report --results DIR` when DIR holds sweep.json): each row as
+ * mean ± 95 % interval over seeds, the paired matching − no-matching differences with p and whether
+ * they are significant at 0.05, and per β sweep the accuracy/agreement trade-off with error bars.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../engine/files.js';
+import type { RowConfig } from '../sweep/jobs.js';
+import type { Summary } from '../sweep/statistics.js';
+import type { SweepResults } from '../sweep/sweep_results.js';
+import { errorBarPlot } from './error_bar_plot.js';
+import { escapeXml } from './svg_plot.js';
+
+export const SWEEP_FILE = 'sweep.json';
+
+/** 'teacher', 'kd', 'kd+wcam β 10', 'structured p 0.5+wcam β 1 (stochastic 0.3)'; dataset/arch first when the sweep has several. */
+export function rowName(c: RowConfig, withSetting = false): string {
+  const base = c.compression === 'none' ? 'teacher' : `${c.compression}${c.rate !== undefined ? ` p ${c.rate}` : ''}`;
+  const match = c.match === 'none' ? '' : `+${c.match} β ${c.beta}${c.stochastic ? ` (stochastic ${c.stochastic})` : ''}`;
+  return `${withSetting ? `${c.dataset} ${c.arch} · ` : ''}${base}${match}`;
+}
+
+/** '51.3 ± 2.1' (the interval's half width; '51.3' for one seed). */
+export function meanCi(s: Summary | undefined, digits: number): string {
+  if (!s || !Number.isFinite(s.mean)) return '–';
+  const [lo, hi] = s.ci95;
+  return Number.isFinite(lo) && Number.isFinite(hi) ? `${s.mean.toFixed(digits)} ± ${((hi - lo) / 2).toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+/** JSON turns NaN into null: both print as '–'. */
+const fixed = (v: number | null | undefined, digits = 4) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+const COLUMNS: { metric: (m: string) => string; label: (m: string) => string; digits: number }[] = [
+  { metric: () => 'mAP', label: () => 'mAP', digits: 1 },
+  { metric: () => 'F1', label: () => 'F1', digits: 1 },
+  { metric: (m) => `${m}.auc`, label: (m) => `${m} AUC`, digits: 3 },
+  { metric: (m) => `${m}.pointing`, label: (m) => `${m} pointing`, digits: 3 },
+  { metric: (m) => `${m}.cosine`, label: (m) => `${m} cosine`, digits: 3 },
+  { metric: (m) => `${m}.spearman`, label: (m) => `${m} spearman`, digits: 3 },
+];
+
+export function renderSweepReport(r: SweepResults): string {
+  const methods = [...new Set(r.configs.flatMap((c) => Object.keys(c.metrics).filter((k) => k.includes('.')).map((k) => k.split('.')[0])))];
+  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const cols = COLUMNS.flatMap((c) => (c.metric('x') === 'mAP' || c.metric('x') === 'F1' ? [{ ...c, m: '' }] : methods.map((m) => ({ ...c, m }))));
+  const byKey = new Map(r.configs.map((c) => [c.key, c]));
+  const e = escapeXml;
+  const rows = r.configs.map((c) => `<tr><td>${e(rowName(c.config, several))}</td><td>${c.n}</td>${cols.map((col) => `<td>${e(meanCi(c.metrics[col.metric(col.m)], col.digits))}</td>`).join('')}</tr>`);
+  const paired = r.paired.filter((p) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric)).map((p) => {
+    const w = byKey.get(p.with);
+    const sig = Number.isFinite(p.p) && p.p < 0.05;
+    return `<tr><td>${e(w ? rowName(w.config, several) : p.with)} − no matching</td><td>${e(p.metric)}</td><td>${p.n}</td><td>${e(p.meanDiff.toFixed(4))}</td>`
+      + `<td>[${fixed(p.ci95[0])}, ${fixed(p.ci95[1])}]</td><td>${Number.isFinite(p.p) ? e(p.p.toPrecision(3)) : '–'}</td><td>${sig ? 'yes' : 'no'}</td></tr>`;
+  });
+  const plots = r.betaCurves.map((curve) => errorBarPlot({
+    title: `${rowName({ ...curve.config, beta: 0, match: 'none' }, several)}+${curve.config.match}: β trade-off`,
+    xLabel: `${curve.agreementMetric} (agreement with the teacher)`, yLabel: 'mAP',
+    points: curve.points.map((p) => ({ label: `β ${p.beta}`, x: p.agreement.mean, y: p.mAP.mean, xCi: p.agreement.ci95, yCi: p.mAP.ci95 })),
+  }));
+  const c = r.counts;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>apc sweep</title><style>
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
+td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}
+.plots{display:flex;flex-wrap:wrap;gap:1rem}</style></head><body>
+<h1>apc sweep</h1><p>${c.done} of ${c.total} jobs done${c.failed ? `, ${c.failed} failed` : ''}${c.blocked ? `, ${c.blocked} not run` : ''} · ${e(r.root)} · apc ${e(r.apc)} · ${e(r.executor)} executor.
+Every figure is the mean ± the half width of its 95 % Student-t interval over the seeds (n).</p>
+<h2>Rows</h2><table><thead><tr><th>row</th><th>n</th>${cols.map((col) => `<th>${e(col.label(col.m))}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
+<h2>Matching − no matching (paired on seed and teacher)</h2>
+${paired.length ? `<table><thead><tr><th>comparison</th><th>metric</th><th>n</th><th>mean difference</th><th>95 % interval</th><th>p (paired t)</th><th>p &lt; 0.05</th></tr></thead><tbody>${paired.join('')}</tbody></table>` : '<p>No matched row has a no-matching partner on the same seeds.</p>'}
+<h2>β trade-off</h2>${plots.length ? `<div class="plots">${plots.join('')}</div>` : '<p>The sweep has no row at two or more β values.</p>'}
+</body></html>
+`;
+}
+
+/** Plain-text rows for the terminal: mean ± 95 % half width of mAP, F1 and the first method's AUC and cosine. */
+export function formatSweepTable(r: SweepResults): string {
+  const method = r.configs.flatMap((c) => Object.keys(c.metrics)).find((k) => k.endsWith('.auc'))?.split('.')[0];
+  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const header = ['row', 'n', 'mAP', 'F1', ...(method ? [`${method} AUC`, `${method} cosine`] : [])];
+  const lines = r.configs.map((c) => [rowName(c.config, several), String(c.n), meanCi(c.metrics.mAP, 1), meanCi(c.metrics.F1, 1),
+    ...(method ? [meanCi(c.metrics[`${method}.auc`], 3), meanCi(c.metrics[`${method}.cosine`], 3)] : [])]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  return [fmt(header), ...lines.map(fmt)].join('\n');
+}
+
+/** Writes DIR/report.html from DIR/sweep.json; returns its path. */
+export async function writeSweepReport(dir: string): Promise<string> {
+  const path = join(dir, SWEEP_FILE);
+  let results: SweepResults;
+  try {
+    results = JSON.parse(await readFile(path, 'utf8')) as SweepResults;
+  } catch (err) {
+    throw new Error(`${path}: cannot read the sweep results (${(err as Error).message})`);
+  }
+  if (!Array.isArray(results.configs) || !Array.isArray(results.paired)) throw new Error(`${path}: not an apc sweep.json (no configs or paired)`);
+  const out = join(dir, 'report.html');
+  await writeFileAtomic(out, renderSweepReport({ ...results, betaCurves: results.betaCurves ?? [] }));
+  return out;
+}

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { summarize } from '../sweep/statistics.js';
+import type { SweepResults } from '../sweep/sweep_results.js';
+import { errorBarPlot } from './error_bar_plot.js';
+import { formatSweepTable, meanCi, renderSweepReport, rowName } from './sweep_report.js';
+
+const kd = { dataset: 'shapes', arch: 'vgg16', compression: 'kd', match: 'none', beta: 0, stochastic: 0 } as const;
+
+test('rows are named by what differs; mean ± the interval\'s half width, or the mean alone for one seed', () => {
+  assert.equal(rowName({ ...kd, compression: 'none' }), 'teacher');
+  assert.equal(rowName({ ...kd, match: 'wcam', beta: 10 }), 'kd+wcam β 10');
+  assert.equal(rowName({ ...kd, compression: 'structured', rate: 0.5, rounds: 1, match: 'wcam', beta: 1, stochastic: 0.3 }, true), 'shapes vgg16 · structured p 0.5+wcam β 1 (stochastic 0.3)');
+  // 1, 2, 3: mean 2, sd 1, half width t(0.975, 2)/√3 = 4.303/1.732 = 2.484
+  assert.equal(meanCi(summarize([1, 2, 3]), 2), '2.00 ± 2.48');
+  assert.equal(meanCi(summarize([5]), 1), '5.0');
+  // NaN comes back from JSON as null
+  assert.equal(meanCi(JSON.parse(JSON.stringify(summarize([5]))), 1), '5.0');
+});
+
+test('error-bar plot: one point per setting, a bar per finite interval on each axis', () => {
+  const svg = errorBarPlot({ title: 't', xLabel: 'x', yLabel: 'y', points: [
+    { label: 'β 0', x: 0.5, y: 50, xCi: [0.4, 0.6], yCi: [45, 55] },
+    { label: 'β 1', x: 0.7, y: 48, xCi: [NaN, NaN], yCi: [40, 56] },
+    { label: 'β 10', x: NaN, y: 30 },
+  ] });
+  assert.equal(svg.match(/class="point"/g)?.length, 2);
+  assert.equal(svg.match(/class="error-bar"/g)?.length, 3);
+  assert.match(errorBarPlot({ title: 't', xLabel: 'x', yLabel: 'y', points: [] }), /no data/);
+});
+
+test('sweep report: the paired table says significant only for p < 0.05, and the β plot has one point per β', () => {
+  const s = (xs: number[]) => summarize(xs);
+  const results: SweepResults = {
+    apc: 'test', grid: {} as SweepResults['grid'], root: '/r', executor: 'local', counts: { total: 9, done: 9, failed: 0, blocked: 0 }, jobs: [],
+    configs: [
+      { key: 'a', config: kd, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([50, 51, 52]), 'gradcam.cosine': s([0.5, 0.6, 0.7]) } },
+      { key: 'b', config: { ...kd, match: 'wcam', beta: 1 }, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([49, 50, 51]), 'gradcam.auc': s([0.7, 0.7, 0.7]), 'gradcam.cosine': s([0.7, 0.8, 0.9]) } },
+    ],
+    paired: [
+      { with: 'b', without: 'a', metric: 'mAP', n: 3, meanDiff: -1, ci95: [-1, -1], p: 0.2 },
+      { with: 'b', without: 'a', metric: 'gradcam.cosine', n: 3, meanDiff: 0.2, ci95: [0.1, 0.3], p: 0.01 },
+    ],
+    betaCurves: [{ config: { dataset: 'shapes', arch: 'vgg16', compression: 'kd', match: 'wcam', stochastic: 0 }, agreementMetric: 'gradcam.cosine',
+      points: [{ beta: 0, key: 'a', n: 3, mAP: s([50, 51, 52]), agreement: s([0.5, 0.6, 0.7]) }, { beta: 1, key: 'b', n: 3, mAP: s([49, 50, 51]), agreement: s([0.7, 0.8, 0.9]) }] }],
+  };
+  const html = renderSweepReport(results);
+  assert.match(html, /<td>kd\+wcam β 1 − no matching<\/td><td>mAP<\/td><td>3<\/td><td>-1\.0000<\/td><td>\[-1\.0000, -1\.0000\]<\/td><td>0\.200<\/td><td>no<\/td>/);
+  assert.match(html, /<td>gradcam\.cosine<\/td><td>3<\/td><td>0\.2000<\/td><td>\[0\.1000, 0\.3000\]<\/td><td>0\.0100<\/td><td>yes<\/td>/);
+  assert.equal(html.match(/class="point"/g)?.length, 2);
+  assert.equal(html.match(/class="error-bar"/g)?.length, 4);
+  assert.match(html, /<td>kd<\/td><td>3<\/td><td>51\.0 ± 2\.5<\/td>/);
+  // the terminal table: t(0.975, 2) · 1/√3 = 2.48 for mAP, 0.248 for the cosine
+  assert.match(formatSweepTable(results), /kd\+wcam β 1\s+3\s+50\.0 ± 2\.5\s+–\s+0\.700 ± 0\.000\s+0\.800 ± 0\.248/);
+});

@@ -1,0 +1,73 @@
+/**
+ * `apc worker`: takes stage jobs from the sweep queue and runs each as an apc child process — the
+ * worker's own event loop only renews BullMQ's locks. A worker killed mid-job (even SIGKILL) takes
+ * its child with it (`exit_with_parent.ts`); the job's lock expires, BullMQ's stalled-job check
+ * puts it back, and the next worker's stage resumes from its last checkpoint (`--resume`).
+ */
+import { hostname } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { Worker } from 'bullmq';
+import type { JobRecord } from './job_record.js';
+import { type SweepJob, sweepLayout } from './jobs.js';
+import { type QueuedJobData, redisConnection, SWEEP_QUEUE } from './queue_names.js';
+import { JobFailedError, runJob } from './run_job.js';
+
+export interface QueueWorkerOptions {
+  readonly url: string;
+  /** Jobs at once (child processes). */
+  readonly concurrency: number;
+  /** This machine's path of the sweeps' shared root (default: the root as the sweep wrote it). */
+  readonly store?: string;
+  readonly backend?: string;
+  /** Seconds a job's lock lasts without renewal: how soon a dead worker's job is picked up again (default 30). */
+  readonly lockSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** `path` with the sweep root `from` replaced by `to`. */
+export function remapPath(path: string, from: string, to: string | undefined): string {
+  if (!to || (path !== from && !path.startsWith(`${from}/`))) return path;
+  return to + path.slice(from.length);
+}
+
+function remapJob(job: SweepJob, from: string, to: string | undefined): SweepJob {
+  const m = (p: string) => remapPath(p, from, to);
+  return { ...job, args: job.args.map(m), artifactDir: m(job.artifactDir), product: m(job.product) };
+}
+
+/** Starts a worker; resolves with a `close()` that stops taking jobs and kills the running children. */
+export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ worker: Worker<QueuedJobData, JobRecord>; close: () => Promise<void> }> {
+  const connection = redisConnection(opts.url);
+  const name = `${hostname()}:${process.pid}`;
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const children = new Set<ChildProcess>();
+  const lockDuration = 1000 * (opts.lockSeconds ?? 30);
+  const worker = new Worker<QueuedJobData, JobRecord>(SWEEP_QUEUE, async (job) => {
+    const { root, job: sweepJob } = job.data;
+    const local = remapJob(sweepJob, root, opts.store);
+    const layout = sweepLayout(opts.store ?? root);
+    log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} (attempt ${job.attemptsMade + 1})`);
+    try {
+      const record = await runJob(local, { layout, attempt: job.attemptsMade + 1, worker: name, backend: opts.backend,
+        onSpawn: (c) => { children.add(c); c.once('exit', () => children.delete(c)); } });
+      log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} done in ${record.seconds.toFixed(0)} s`);
+      // the result in Redis carries the sweep's paths, whatever this machine calls them
+      return { ...record, product: remapPath(record.product, layout.root, root), log: remapPath(record.log, layout.root, root) };
+    } catch (err) {
+      const logPath = err instanceof JobFailedError ? remapPath(err.log, layout.root, root) : undefined;
+      log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} failed: ${(err as Error).message}`);
+      throw new Error(`${(err as Error).message}${logPath ? ` (log: ${logPath})` : ''}`);
+    }
+  }, { connection, concurrency: opts.concurrency, name, lockDuration, stalledInterval: Math.max(1000, lockDuration / 2), maxStalledCount: 5 });
+  worker.on('error', (err) => log(`worker ${name}: ${err.message}`));
+  await worker.waitUntilReady();
+  log(`worker ${name}: waiting for jobs on ${opts.url} (queue ${SWEEP_QUEUE}, ${opts.concurrency} at once${opts.store ? `, store ${opts.store}` : ''})`);
+  return {
+    worker,
+    close: async () => {
+      for (const c of children) c.kill('SIGTERM');
+      await worker.close(true);
+      connection.disconnect();
+    },
+  };
+}
