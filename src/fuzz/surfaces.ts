@@ -10,7 +10,7 @@ export const SURFACES = [
   'model.json', 'apc.json', 'weights.bin', 'optimizer.bin',
   'onnx', 'safetensors', 'keras', 'npy',
   'jpeg', 'png', 'xml',
-  'cli',
+  'cli', 'sweep-grid',
 ] as const;
 
 export type SurfaceName = (typeof SURFACES)[number];
@@ -18,9 +18,6 @@ export type SurfaceName = (typeof SURFACES)[number];
 /**
  * The surface called `name`. Imported lazily, so a worker loads only what its surface needs.
  *
- * TODO(sweep grid, issue 15): when `apc sweep` lands (branch i15), add 'sweep-grid' here as
- * `sweepGridSurface(loadSweepGrid, validGrids, isCleanError)` from surfaces/sweep_grid_surface.ts —
- * the JSON mutations and the checks are already there; it only needs the grid loader and valid grids.
  */
 export async function surfaceByName(name: string): Promise<FuzzSurface> {
   switch (name as SurfaceName) {
@@ -43,6 +40,16 @@ export async function surfaceByName(name: string): Promise<FuzzSurface> {
       return (await import('./surfaces/voc_surface.js')).vocSurface(name as 'jpeg');
     case 'cli':
       return (await import('./surfaces/cli_surface.js')).cliSurface();
+    case 'sweep-grid': {
+      const [{ sweepGridSurface }, { loadSweepGrid }, { BadInputError }] = await Promise.all([
+        import('./surfaces/sweep_grid_surface.js'), import('../sweep/grid.js'), import('../data/bad_input.js')]);
+      const grids = [
+        { preset: 'quick', datasets: ['shapes'], compressions: ['kd', 'structured'], matches: ['none', 'wcam'], betas: [0, 1, 10], seeds: '0-4' },
+        { preset: 'smoke', datasets: ['shapes', 'mnist-multi'], archs: ['resnet18'], compressions: ['unstructured'], matches: ['ewa'], stochastic: [0, 0.5],
+          rates: [0.2], seeds: [0, 1], attribution: ['gradcam', 'lrp'], trainLimit: 64, epochs: 1, testLimit: 16 },
+      ];
+      return sweepGridSurface((path) => loadSweepGrid({ file: path, flags: {} }), grids, (e) => e instanceof BadInputError);
+    }
     default:
       if (name === 'selftest') return (await import('./surfaces/selftest_surface.js')).selftestSurface();
       throw new Error(`unknown fuzz surface '${name}'; known: ${SURFACES.join(', ')}`);

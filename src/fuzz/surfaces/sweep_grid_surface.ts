@@ -1,11 +1,7 @@
 /**
- * HOOK for `apc sweep` grid files (issue 15, branch i15: a zod-validated JSON grid), not yet
- * registered in surfaces.ts because the loader does not exist on this branch. When it lands:
- *
- *   case 'sweep-grid': return sweepGridSurface(loadSweepGrid, [validGrid1, validGrid2], (e) => e instanceof BadInputError);
- *
- * and add 'sweep-grid' to SURFACES. The harness then applies its byte and JSON-structure
- * mutations (key deletion, type swaps, huge numbers, NaN strings, deep nesting) to `grid.json`.
+ * `apc sweep` grid files (src/sweep/grid.ts: JSON or YAML, zod-validated): the harness applies its
+ * byte and JSON-structure mutations (key deletion, type swaps, huge numbers, NaN strings, deep
+ * nesting) to `grid.json`; every case must load or fail with one BadInputError naming the file.
  */
 import { join } from 'node:path';
 import type { FuzzSurface } from '../surface.js';
