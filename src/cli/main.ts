@@ -13,6 +13,7 @@ import { explainCommand } from './explain_command.js';
 import { compressCommand, evaluateCommand, runCommand } from './study_commands.js';
 import { reportCommand, reportNeedsBackend } from './report_command.js';
 import { trainCommand } from './train_command.js';
+import { registerExportDatasetCommand } from './export_dataset_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
 import { ARCHS } from '../models/model_config.js';
 import { TEMPLATES } from '../models/import/torchvision_templates.js';
@@ -198,6 +199,7 @@ export function buildProgram(): Command {
       await predictCommand(opts);
     });
 
+  registerExportDatasetCommand(program);
   return program;
 }
 
