@@ -138,6 +138,7 @@ export function buildProgram(): Command {
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .addOption(new Option('--arch <name>', `teacher ${ARCH_HELP}; default the preset's (vgg16)`).choices([...ARCHS]))
     .option('--init <model>', `teacher starts from this model (${MODEL_HELP}); KD students divide its channel groups`)
+    .option('--image-size <n>', 'input height and width in pixels (default: the dataset\'s, 64; VOC 227; an --init model\'s own)', int('--image-size', 8))
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)

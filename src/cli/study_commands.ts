@@ -13,7 +13,7 @@ import { studentConfigFor } from '../models/student_config.js';
 import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { type Conservation, computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from '../pipeline/evaluate_model.js';
-import { recipesFor } from '../pipeline/dataset_presets.js';
+import { describeRecipes, recipesFor, teacherStartOf } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import { DEFAULT_BETA, formatResultsTable, runStudy, STUDY_PRESETS } from '../pipeline/run_study.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
@@ -43,7 +43,8 @@ export async function compressCommand(f: CompressFlags): Promise<void> {
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
-  const recipes = recipesFor(data.info.name, teacher.config.kind);
+  const recipes = recipesFor(data.info.name, teacher.config.kind, teacherStartOf(meta));
+  if (!f.quiet) process.stderr.write(`compress: ${describeRecipes(recipes)}\n`);
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
     kind, beta: kind === 'none' ? 0 : f.beta ?? recipes.matchingBeta ?? DEFAULT_BETA, stochastic: f.stochastic,
@@ -135,7 +136,11 @@ function conservationText(c: Conservation | undefined): string {
   return c.mapRatio !== undefined ? ` · Σmap/z_c ${c.mapRatio.toFixed(3)}${r}` : '';
 }
 
-export interface RunFlags { preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string }
+export interface RunFlags {
+  preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string;
+  /** Input size (default the dataset's: 64, VOC 227); an `--init` model fixes its own. */
+  imageSize?: number;
+}
 
 /** Output i is the dataset's class i: a count mismatch names both. */
 function checkClassCount(path: string, net: GraphNet, data: Dataset): void {
@@ -148,8 +153,11 @@ export async function runCommand(f: RunFlags): Promise<void> {
   if (!preset) throw new Error(`--preset '${f.preset}' is unknown; use one of ${Object.keys(STUDY_PRESETS).join(', ')}`);
   const init = f.init ? await loadModel(f.init) : undefined;
   try {
-    // the dataset's own size (64, VOC 227), or the initial model's
-    const data = openDataset(f.data, { skipBad: f.skipBad, ...(init ? { imageSize: init.net.inputSize[0] } : {}) });
+    // --image-size, else the dataset's own size (64, VOC 227); an initial model fixes its own
+    if (init && f.imageSize !== undefined && f.imageSize !== init.net.inputSize[0]) {
+      throw new Error(`--image-size ${f.imageSize} conflicts with --init ${f.init}, whose input is ${init.net.inputSize.join('×')}`);
+    }
+    const data = openDataset(f.data, { skipBad: f.skipBad, imageSize: init ? init.net.inputSize[0] : f.imageSize });
     if (init) process.stderr.write(`run: teacher starts from ${f.init}; ${describeNormalization(init.net)}${init.notes.length ? `; ${init.notes.join('; ')}` : ''}\n`);
     const started = Date.now();
     const results = await runStudy({ data, preset, seed: f.seed, outDir: f.out, quiet: f.quiet, arch: f.arch, init: init?.net });

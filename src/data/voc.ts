@@ -35,7 +35,7 @@ import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Rng } from '../engine/random.js';
 import { BadInputError, type BadInputLog, type SkippedEntry } from './bad_input.js';
-import { checkIndex, checkSplit, type Dataset, type DatasetInfo, type EvalSplits, type Sample, SPLIT_NAMES, type SplitName } from './dataset.js';
+import { checkIndex, checkSplit, type Dataset, type DatasetInfo, type EvalSplits, type Sample, SPLIT_NAMES, type SplitName, type TrainCrop } from './dataset.js';
 import {
   parseClassList, parseIdList, parseVocAnnotation, VOC2012_CLASSES, VOC_MEAN, VOC_STD, type VocAnnotation, type VocClassList,
 } from './voc_annotations.js';
@@ -79,8 +79,8 @@ export interface VocDataset extends Dataset {
   ids(split: SplitName): readonly string[];
   /** Difficult-only flags of a whole split, N×K row-major (evaluation.md §1 `Dif`). */
   difficultOnly(split: SplitName): Float32Array;
-  /** The reference train transform of train sample `index` (new randomness from `rng`). */
-  trainSample(index: number, rng: Rng): VocSample;
+  /** The train transform of train sample `index` (new randomness from `rng`; default crop range the reference's). */
+  trainSample(index: number, rng: Rng, crop?: TrainCrop): VocSample;
 }
 
 /** Prediction metrics on Main val, localisation on Segmentation val (evaluation.md §1–§2). */
@@ -355,9 +355,9 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
       list.forEach((e, i) => out.set(e.ann.difficultOnly, i * K));
       return out;
     },
-    trainSample(index: number, rng: Rng): VocSample {
+    trainSample(index: number, rng: Rng, crop?: TrainCrop): VocSample {
       const e = check('train', index);
-      const { data } = vocTrainTransform(rawImage(e), S, rng);
+      const { data } = vocTrainTransform(rawImage(e), S, rng, crop);
       return { id: e.id, image: toFloat(data), label: e.ann.label.slice(), difficultOnly: e.ann.difficultOnly.slice() };
     },
   };

@@ -14,6 +14,7 @@ import type { Dataset } from './dataset.js';
 import { createMnistMultiDataset } from './mnist_multi.js';
 import { createShapesDataset, SHAPES_CLASS_NAMES } from './shapes.js';
 import { openVocDataset } from './voc.js';
+import { encodeJpeg, encodeJpegFresh } from './voc_encode.js';
 import { exportVocTree, maskBox } from './voc_export.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'apc-voc-export-'));
@@ -80,6 +81,16 @@ function roundTrip(src: Dataset, dir: string): { meanAbs: number; voidPixels: nu
   }
   return { meanAbs: absSum / n, voidPixels };
 }
+
+test('encodeJpeg (one reused jpeg-js encoder per quality) writes the same bytes as jpeg-js encode', () => {
+  const src = createShapesDataset({ imageSize: 32, sizes: { train: 3, val: 1, test: 0 }, statsSamples: 1 });
+  for (const q of [95, 50, 95]) {
+    for (let i = 0; i < 3; i++) {
+      const rgb = Uint8Array.from(src.get('train', i).image, (v) => Math.round(v * 255));
+      assert.ok(encodeJpeg(32, 32, rgb, q).equals(encodeJpegFresh(32, 32, rgb, q)), `image ${i}, quality ${q}`);
+    }
+  }
+});
 
 test('maskBox: 1-based inclusive box of one index; undefined when absent (hand-computed)', () => {
   // 5×4 mask, index 3 at (1,1), (3,2); index 7 nowhere
