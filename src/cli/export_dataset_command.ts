@@ -45,7 +45,7 @@ export function registerExportDatasetCommand(program: Command): void {
       return n;
     }, 0)
     .option('--image-size <n>', 'image height and width in pixels (default 64)', positiveInt('--image-size', 512))
-    .option('--quality <q>', `JPEG quality 1–100 (default ${DEFAULT_EXPORT_JPEG_QUALITY})`, positiveInt('--quality', 100), DEFAULT_EXPORT_JPEG_QUALITY)
+    .option('--quality <q>', 'JPEG quality 1–100', positiveInt('--quality', 100), DEFAULT_EXPORT_JPEG_QUALITY)
     .option('--quiet', 'no progress output', false)
     .action(async (dataset: string, opts: ExportDatasetFlags) => {
       await exportDatasetCommand(dataset, opts);
