@@ -21,6 +21,7 @@ import { registerViewerCommand } from './viewer_command.js';
 import { registerVerify } from './verify_command.js';
 import { registerSweepCommand } from './sweep_command.js';
 import { registerWorkerCommand } from './worker_command.js';
+import { registerExportDatasetCommand } from './export_dataset_command.js';
 import { exportCommand, importCommand, predictCommand } from './model_commands.js';
 import { ARCHS } from '../models/model_config.js';
 import { TEMPLATES } from '../models/import/torchvision_templates.js';
@@ -149,6 +150,7 @@ export function buildProgram(): Command {
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .addOption(new Option('--arch <name>', `teacher ${ARCH_HELP}; default the preset's (vgg16)`).choices([...ARCHS]))
     .option('--init <model>', `teacher starts from this model (${MODEL_HELP}); KD students divide its channel groups`)
+    .option('--image-size <n>', 'input height and width in pixels (default: the dataset\'s, 64; VOC 227; an --init model\'s own)', int('--image-size', 8))
     .option('--seed <n>', 'random seed', int('--seed'), 0)
     .option('--out <dir>', 'output directory', 'runs/study')
     .option('--quiet', 'no progress output', false)
@@ -216,6 +218,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerSweepCommand(program);
   registerWorkerCommand(program);
+  registerExportDatasetCommand(program);
   return program;
 }
 

@@ -15,7 +15,7 @@ import { distill, SHAPES_KD_RECIPE } from '../pipeline/compress.js';
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, unstructuredPruneRounds } from '../pipeline/prune.js';
 import { qatRecipe, quantizationAwareFineTune } from '../pipeline/qat.js';
 import { type AgreementPairSet, type Conservation, evalSplitsFor, evaluateModel, teacherAgreementMaps } from '../pipeline/evaluate_model.js';
-import { recipesFor } from '../pipeline/dataset_presets.js';
+import { describeRecipes, recipesFor, teacherStartOf } from '../pipeline/dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import type { FaithfulnessResult } from '../eval/faithfulness.js';
 import { acquireOutputLock } from '../engine/output_lock.js';
@@ -59,7 +59,8 @@ async function compressLocked(f: CompressFlags): Promise<void> {
   const { net: teacher, meta } = await loadModel(f.teacher);
   const data = datasetForModel(openDataset(f.data ?? String(meta.dataset ?? 'shapes'), { imageSize: teacher.inputSize[0], skipBad: f.skipBad }), teacher);
   checkClassCount(f.teacher, teacher, data);
-  const recipes = recipesFor(data.info.name, teacher.config.kind);
+  const recipes = recipesFor(data.info.name, teacher.config.kind, teacherStartOf(meta));
+  if (!f.quiet) process.stderr.write(`compress: ${describeRecipes(recipes)}\n`);
   const kind = f.match === 'wcam' ? 'swa' : f.match;
   const matching = parseMatchingConfig({
     kind, beta: kind === 'none' ? 0 : f.beta ?? recipes.matchingBeta ?? DEFAULT_BETA, stochastic: f.stochastic,
@@ -211,6 +212,8 @@ export interface RunFlags extends EvaluationFlags {
   preset: string; data: string; seed: number; out: string; quiet: boolean; skipBad?: boolean; arch?: string; init?: string;
   /** Print the deletion/insertion AUC columns and the sanity-check line. */
   faithfulness?: boolean;
+  /** Input size (default the dataset's: 64, VOC 227); an `--init` model fixes its own. */
+  imageSize?: number;
 }
 
 /** Output i is the dataset's class i: a count mismatch names both. */
@@ -225,8 +228,11 @@ export async function runCommand(f: RunFlags): Promise<void> {
   const unlock = acquireOutputLock(f.out, `apc ${process.argv.slice(2).join(' ')}`);
   const init = f.init ? await loadModel(f.init).catch((err) => { unlock(); throw err; }) : undefined;
   try {
-    // the dataset's own size (64, VOC 227), or the initial model's
-    const data = openDataset(f.data, { skipBad: f.skipBad, ...(init ? { imageSize: init.net.inputSize[0] } : {}) });
+    // --image-size, else the dataset's own size (64, VOC 227); an initial model fixes its own
+    if (init && f.imageSize !== undefined && f.imageSize !== init.net.inputSize[0]) {
+      throw new Error(`--image-size ${f.imageSize} conflicts with --init ${f.init}, whose input is ${init.net.inputSize.join('×')}`);
+    }
+    const data = openDataset(f.data, { skipBad: f.skipBad, imageSize: init ? init.net.inputSize[0] : f.imageSize });
     if (init) process.stderr.write(`run: teacher starts from ${f.init}; ${describeNormalization(init.net)}${init.notes.length ? `; ${init.notes.join('; ')}` : ''}\n`);
     const started = Date.now();
     const { localization, agreementPairs } = evaluationOptions(f);

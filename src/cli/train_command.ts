@@ -4,7 +4,7 @@ import { acquireOutputLock } from '../engine/output_lock.js';
 import { loadModel } from '../models/load_model.js';
 import { archFamily, archPreset } from '../models/model_config.js';
 import { datasetForModel, describeNormalization } from '../models/input_normalization.js';
-import { recipesFor } from '../pipeline/dataset_presets.js';
+import { describeRecipes, recipesFor } from '../pipeline/dataset_presets.js';
 import { trainTeacher } from '../pipeline/train_teacher.js';
 import { withEpochs } from '../pipeline/train_to_checkpoints.js';
 import type { NonFinitePolicy } from '../train/non_finite.js';
@@ -35,7 +35,8 @@ export async function trainCommand(f: TrainFlags): Promise<void> {
   try {
     // an initial model fixes the input size; otherwise the dataset's default (recipes.imageSize)
     let data = openDataset(f.data, { imageSize: init ? init.net.inputSize[0] : f.imageSize, skipBad: f.skipBad });
-    const recipes = recipesFor(f.data, init ? init.net.config.kind : archFamily(f.arch));
+    const recipes = recipesFor(f.data, init ? init.net.config.kind : archFamily(f.arch), init ? 'pretrained' : 'scratch');
+    if (!f.quiet) process.stderr.write(`train: ${describeRecipes(recipes)}\n`);
     const K = data.info.classNames.length;
     if (init && init.net.numClasses !== K) {
       throw new Error(`--init ${f.init} has ${init.net.numClasses} outputs but ${data.info.name} has ${K} classes (output i is class i; import with --num-classes ${K} or a template's new head)`);

@@ -25,6 +25,16 @@ export function checkIndex(dataset: string, split: SplitName, index: number, siz
   }
 }
 
+/** Random-resized-crop range and flip probability of a dataset's own train transform. */
+export interface TrainCrop {
+  /** Area fraction range of the crop. */
+  readonly scale: readonly [number, number];
+  /** Aspect-ratio range (w/h). */
+  readonly ratio: readonly [number, number];
+  /** Horizontal flip probability. */
+  readonly flip: number;
+}
+
 export interface Sample {
   /** Stable id, e.g. `shapes-test-000123`. */
   readonly id: string;
@@ -80,12 +90,12 @@ export interface Dataset {
    * Optional: the dataset's own training transform of train sample `index`, drawing its
    * randomness from `rng` (new draws every call). Same H×W×3 [0,1] layout and label length as
    * `get`. When present, `hostBatch` uses it for every augmented 'train' batch instead of the
-   * generic crop/flip of the already-resized `get` image, and the recipe's `AugmentOptions` only
-   * switch augmentation on (their scale/ratio/flip do not apply). VOC: the reference's random
-   * resized crop of the original-size image + flip (voc-protocol.md §4). Absent (shapes,
-   * mnist-multi): the generic path.
+   * generic crop/flip of the already-resized `get` image, passing the recipe's crop range and
+   * flip probability as `crop`. VOC: a random resized crop of the original-size image + flip
+   * (voc-protocol.md §4; without `crop` the reference's area 8–100 %, aspect 3/4–4/3, flip ½).
+   * Absent (shapes, mnist-multi): the generic path.
    */
-  trainSample?(index: number, rng: Rng): Sample;
+  trainSample?(index: number, rng: Rng, crop?: TrainCrop): Sample;
   /**
    * Optional: per image and class, 1 when the class is present and every object of it is
    * difficult, N×K row-major over the whole split (evaluation.md §1 `Dif`). Only the headline

@@ -1,6 +1,9 @@
 /**
  * `voc:PATH` — PASCAL VOC 2012 as a `Dataset` (voc-protocol.md, evaluation.md).
  *
+ * Classes: VOC2012's 20, or the tree's own from `classes.txt` beside ImageSets/ (one name per line,
+ * in index order; `apc export-dataset` writes it), so a VOC-format folder of any labels loads.
+ *
  * Split mapping (VOC has no test split, quirk E7):
  *   train = ImageSets/Main/train.txt          labels only (training)
  *   val   = ImageSets/Main/val.txt            labels only (checkpoint selection)
@@ -28,12 +31,14 @@
  * list makes that split empty (a split-level skip). Only a PATH that is not a VOC folder always
  * throws.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Rng } from '../engine/random.js';
 import { BadInputError, type BadInputLog, type SkippedEntry } from './bad_input.js';
-import { checkIndex, checkSplit, type Dataset, type DatasetInfo, type EvalSplits, type Sample, SPLIT_NAMES, type SplitName } from './dataset.js';
-import { parseIdList, parseVocAnnotation, VOC_CLASS_NAMES, VOC_MEAN, VOC_NUM_CLASSES, VOC_STD, type VocAnnotation } from './voc_annotations.js';
+import { checkIndex, checkSplit, type Dataset, type DatasetInfo, type EvalSplits, type Sample, SPLIT_NAMES, type SplitName, type TrainCrop } from './dataset.js';
+import {
+  parseClassList, parseIdList, parseVocAnnotation, VOC2012_CLASSES, VOC_MEAN, VOC_STD, type VocAnnotation, type VocClassList,
+} from './voc_annotations.js';
 import { cacheKey, defaultVocCacheDir, type FileStamp, VocCache } from './voc_cache.js';
 import { DEFAULT_DECODE_LIMITS, decodeJpegRgb, decodeVocMask, type RgbImage } from './voc_decode.js';
 import { resizeBilinearAntialias, resizeNearestIndex } from './voc_resize.js';
@@ -66,14 +71,16 @@ export interface VocDataset extends Dataset {
   readonly skipped: readonly SkippedEntry[];
   /** Segmentation val ids that are also in Main train (spec: should be 0). */
   readonly segValInTrain: number;
+  /** The tree's classes: its `classes.txt`, else VOC2012's 20. */
+  readonly classes: VocClassList;
   readonly cache: VocCache;
   get(split: SplitName, index: number): VocSample;
   /** Image ids of a split, in sample order. */
   ids(split: SplitName): readonly string[];
-  /** Difficult-only flags of a whole split, N×20 row-major (evaluation.md §1 `Dif`). */
+  /** Difficult-only flags of a whole split, N×K row-major (evaluation.md §1 `Dif`). */
   difficultOnly(split: SplitName): Float32Array;
-  /** The reference train transform of train sample `index` (new randomness from `rng`). */
-  trainSample(index: number, rng: Rng): VocSample;
+  /** The train transform of train sample `index` (new randomness from `rng`; default crop range the reference's). */
+  trainSample(index: number, rng: Rng, crop?: TrainCrop): VocSample;
 }
 
 /** Prediction metrics on Main val, localisation on Segmentation val (evaluation.md §1–§2). */
@@ -138,6 +145,16 @@ function stampSource(file: string, context: string): FileStamp {
   return { path: file, size: st.size, mtimeMs: st.mtimeMs };
 }
 
+/** Name of the optional class list beside ImageSets/ (one class per line, index order). */
+export const VOC_CLASS_LIST_FILE = 'classes.txt';
+
+/** The tree's `classes.txt` if it has one, else VOC2012's 20 classes. */
+function readClassList(root: string): VocClassList {
+  const file = join(root, VOC_CLASS_LIST_FILE);
+  if (!existsSync(file)) return VOC2012_CLASSES;
+  return parseClassList(readSource(file, 'the class list').toString('utf8'), file);
+}
+
 export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset {
   const root = resolveVocRoot(path);
   const S = opts.imageSize ?? 227;
@@ -159,7 +176,10 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     opts.skipLog?.add(e);
   };
 
-  // --- lists -------------------------------------------------------------------------------
+  // --- classes and lists ---------------------------------------------------------------------
+  const classes = readClassList(root);
+  const K = classes.names.length;
+  if (classes !== VOC2012_CLASSES) log(`voc: ${K} classes from ${classes.source}: ${classes.names.join(', ')}`);
   const lists = {} as Record<SplitName, string[]>;
   for (const split of SPLIT_NAMES) {
     const file = join(root, ...LISTS[split]);
@@ -194,7 +214,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   const readAnnotation = (id: string, context: string): VocAnnotation => {
     const file = annotationFile(id);
-    return parseVocAnnotation(readSource(file, context).toString('utf8').replace(/^\uFEFF/, ''), file);
+    return parseVocAnnotation(readSource(file, context).toString('utf8').replace(/^\uFEFF/, ''), file, classes);
   };
 
   /** Decodes (if not cached) and caches the resized image; returns its reference. */
@@ -219,7 +239,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     const key = cacheKey('mask', [stamp], { size: S, width: image.width, height: image.height });
     const head = cache.peek('mask', key);
     if (head && head.width === S && head.height === S && head.channels === 1) return { file, key };
-    const m = decodeVocMask(readStamped(file), file, limits);
+    const m = decodeVocMask(readStamped(file), file, limits, K);
     noteDecode();
     if (m.width !== image.width || m.height !== image.height) {
       throw new BadInputError(file, `mask is ${m.width}×${m.height} but its image ${image.file} is ${image.width}×${image.height}`);
@@ -268,7 +288,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
 
   // --- access ------------------------------------------------------------------------------
   const info: DatasetInfo = Object.freeze({
-    name, classNames: VOC_CLASS_NAMES, height: S, width: S, mean: VOC_MEAN, std: VOC_STD, evalSplits: VOC_EVAL_SPLITS,
+    name, classNames: classes.names, height: S, width: S, mean: VOC_MEAN, std: VOC_STD, evalSplits: VOC_EVAL_SPLITS,
   });
 
   const splitEntries = (split: SplitName): Entry[] => {
@@ -314,6 +334,7 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     root,
     skipped,
     segValInTrain,
+    classes,
     cache,
     size(split: SplitName): number {
       return splitEntries(split).length;
@@ -330,13 +351,13 @@ export function openVocDataset(path: string, opts: VocOptions = {}): VocDataset 
     },
     difficultOnly(split: SplitName): Float32Array {
       const list = splitEntries(split);
-      const out = new Float32Array(list.length * VOC_NUM_CLASSES);
-      list.forEach((e, i) => out.set(e.ann.difficultOnly, i * VOC_NUM_CLASSES));
+      const out = new Float32Array(list.length * K);
+      list.forEach((e, i) => out.set(e.ann.difficultOnly, i * K));
       return out;
     },
-    trainSample(index: number, rng: Rng): VocSample {
+    trainSample(index: number, rng: Rng, crop?: TrainCrop): VocSample {
       const e = check('train', index);
-      const { data } = vocTrainTransform(rawImage(e), S, rng);
+      const { data } = vocTrainTransform(rawImage(e), S, rng, crop);
       return { id: e.id, image: toFloat(data), label: e.ann.label.slice(), difficultOnly: e.ann.difficultOnly.slice() };
     },
   };

@@ -5,6 +5,10 @@
  * `difficult` or `truncated` are included as positives (reference behaviour, quirk V1); per class
  * we also keep `difficultOnly` = 1 when every object of that class is difficult, which only the
  * official-style mAP uses (evaluation.md §1). Bounding boxes and `<part>`s are ignored.
+ *
+ * Class list: VOC2012's 20 classes, unless the tree has a `classes.txt` beside ImageSets/ (one
+ * class name per line, in classification-index order; `apc export-dataset` writes one). Then the
+ * object names must be those classes, and mask index k (1…K) is class k − 1.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { BadInputError, describeThrown } from './bad_input.js';
@@ -32,10 +36,44 @@ export const VOC_VOID_COLOUR: readonly [number, number, number] = [224, 224, 192
 export const VOC_MEAN: readonly [number, number, number] = [0.4589, 0.4355, 0.4032];
 export const VOC_STD: readonly [number, number, number] = [0.2239, 0.2186, 0.2206];
 
-const CLASS_INDEX = new Map<string, number>(VOC_CLASS_NAMES.map((n, i) => [n, i]));
+/** The classes of a VOC tree: names in index order and the name → index map. */
+export interface VocClassList {
+  readonly names: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
+  /** Where the list came from: 'VOC2012' or the classes.txt file. */
+  readonly source: string;
+}
+
+/** Most classes a tree may have: mask indices 1…K must stay below void (255). */
+export const VOC_MAX_CLASSES = 254;
+
+function classList(names: readonly string[], source: string): VocClassList {
+  return Object.freeze({ names: Object.freeze([...names]), index: new Map(names.map((n, i) => [n, i])), source });
+}
+
+/** VOC2012's 20 classes (voc-protocol.md §2). */
+export const VOC2012_CLASSES: VocClassList = classList(VOC_CLASS_NAMES, 'VOC2012');
+
+/**
+ * Parses a `classes.txt`: one name per line (trimmed, lower-cased as `<name>`s are; empty lines
+ * skipped), 1…254 distinct names without whitespace. Problems are BadInputErrors naming `file`.
+ */
+export function parseClassList(text: string, file: string): VocClassList {
+  const names: string[] = [];
+  text.replace(/^\uFEFF/, '').split(/\r?\n|\r/).forEach((raw, i) => {
+    const name = raw.trim().toLowerCase();
+    if (name === '') return;
+    if (/\s/.test(name)) throw new BadInputError(file, `line ${i + 1}: class name '${printable(name)}' contains whitespace`, { skippable: false });
+    if (names.includes(name)) throw new BadInputError(file, `line ${i + 1}: class '${printable(name)}' is listed twice`, { skippable: false });
+    names.push(name);
+  });
+  if (names.length === 0) throw new BadInputError(file, 'lists no class names (expected one per line)', { skippable: false });
+  if (names.length > VOC_MAX_CLASSES) throw new BadInputError(file, `lists ${names.length} classes, more than ${VOC_MAX_CLASSES}`, { skippable: false });
+  return classList(names, file);
+}
 
 export interface VocAnnotation {
-  /** Multi-hot label, length 20. */
+  /** Multi-hot label, one entry per class (20 for VOC2012). */
   readonly label: Float32Array;
   /** 1 where the class is present and every one of its objects is difficult. */
   readonly difficultOnly: Float32Array;
@@ -87,8 +125,8 @@ const parser = new XMLParser({
   isArray: (_name: string, jpath: unknown) => jpath === 'annotation.object',
 });
 
-/** Parses one Annotations XML; every problem is a BadInputError naming `file`. */
-export function parseVocAnnotation(xml: string, file: string): VocAnnotation {
+/** Parses one Annotations XML against `classes`; every problem is a BadInputError naming `file`. */
+export function parseVocAnnotation(xml: string, file: string, classes: VocClassList = VOC2012_CLASSES): VocAnnotation {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     const e = valid.err;
@@ -106,8 +144,9 @@ export function parseVocAnnotation(xml: string, file: string): VocAnnotation {
   if (!Array.isArray(objects) || objects.length === 0) {
     throw new BadInputError(file, 'no <object> element (every VOC image has at least one object)');
   }
-  const label = new Float32Array(VOC_NUM_CLASSES);
-  const easy = new Uint8Array(VOC_NUM_CLASSES);
+  const K = classes.names.length;
+  const label = new Float32Array(K);
+  const easy = new Uint8Array(K);
   objects.forEach((obj: unknown, j: number) => {
     const where = `<object> #${j + 1}`;
     if (!isRecord(obj)) throw new BadInputError(file, `${where} has no <name>`);
@@ -117,14 +156,17 @@ export function parseVocAnnotation(xml: string, file: string): VocAnnotation {
     if (typeof name !== 'string') throw new BadInputError(file, `${where}: <name> is not plain text`);
     const cls = name.trim().toLowerCase();
     if (cls === '') throw new BadInputError(file, `${where}: <name> is empty`);
-    const k = CLASS_INDEX.get(cls);
-    if (k === undefined) throw new BadInputError(file, `${where}: unknown class '${printable(cls)}' (not one of the 20 VOC classes)`);
+    const k = classes.index.get(cls);
+    if (k === undefined) {
+      const known = classes === VOC2012_CLASSES ? 'the 20 VOC classes' : `the ${K} classes of ${classes.source}`;
+      throw new BadInputError(file, `${where}: unknown class '${printable(cls)}' (not one of ${known})`);
+    }
     const difficult = flag(obj.difficult, file, `${where}: <difficult>`);
     label[k] = 1;
     if (!difficult) easy[k] = 1;
   });
-  const difficultOnly = new Float32Array(VOC_NUM_CLASSES);
-  for (let k = 0; k < VOC_NUM_CLASSES; k++) if (label[k] === 1 && easy[k] === 0) difficultOnly[k] = 1;
+  const difficultOnly = new Float32Array(K);
+  for (let k = 0; k < K; k++) if (label[k] === 1 && easy[k] === 0) difficultOnly[k] = 1;
   return { label, difficultOnly, objects: objects.length };
 }
 

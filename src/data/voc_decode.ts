@@ -7,7 +7,7 @@
  * distinct, as in VOC's 256-entry colormap); otherwise — or for RGB/RGBA masks — colours are
  * mapped through the VOC table of voc-protocol.md §2 (void (224,224,192) → 255; any other colour is
  * an error). 8-bit greyscale masks (as in converted "SegmentationClassAug"-style sets) are read as
- * indices. Every index must be 0–20 or 255.
+ * indices. Every index must be 0–K (K = 20 classes, or the tree's classes.txt) or 255.
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -74,8 +74,8 @@ interface PngMeta {
   data: Uint8Array;
 }
 
-/** Decodes a SegmentationClass PNG to class indices (see the module comment). */
-export function decodeVocMask(bytes: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): IndexMap {
+/** Decodes a SegmentationClass PNG of a tree with `numClasses` classes to class indices (see the module comment). */
+export function decodeVocMask(bytes: Uint8Array, file: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, numClasses: number = VOC_NUM_CLASSES): IndexMap {
   const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (bytes.length < 8 || sig.some((b, i) => bytes[i] !== b)) throw new BadInputError(file, 'not a PNG file (bad signature)');
   // IHDR is the first chunk: check the size before pngjs allocates for it.
@@ -122,8 +122,8 @@ export function decodeVocMask(bytes: Uint8Array, file: string, limits: DecodeLim
   }
   for (let p = 0; p < n; p++) {
     const v = out[p];
-    if (v > VOC_NUM_CLASSES && v !== VOC_VOID) {
-      throw new BadInputError(file, `mask value ${v} at ${at(p)} is not a VOC index (0–${VOC_NUM_CLASSES}, ${VOC_VOID} void)`);
+    if (v > numClasses && v !== VOC_VOID) {
+      throw new BadInputError(file, `mask value ${v} at ${at(p)} is not a VOC index (0–${numClasses}, ${VOC_VOID} void)`);
     }
   }
   return { width, height, data: out };

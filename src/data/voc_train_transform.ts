@@ -8,6 +8,7 @@
  * random stream, so it is not reproduced.
  */
 import type { Rng } from '../engine/random.js';
+import type { TrainCrop } from './dataset.js';
 import type { RgbImage } from './voc_decode.js';
 import { centredCropBox, type CropBox, type CropRange, randomResizedCropBox } from './random_resized_crop.js';
 import { resizeBilinearAntialias } from './voc_resize.js';
@@ -17,6 +18,8 @@ export type { CropBox } from './random_resized_crop.js';
 export const VOC_CROP_SCALE: readonly [number, number] = [0.08, 1];
 export const VOC_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
 const VOC_CROP: CropRange = { scale: VOC_CROP_SCALE, ratio: VOC_CROP_RATIO };
+/** The reference's crop range and flip probability (voc-protocol.md §4). */
+export const VOC_TRAIN_CROP: TrainCrop = { scale: VOC_CROP_SCALE, ratio: VOC_CROP_RATIO, flip: 0.5 };
 
 /** Draws the random-resized-crop box of voc-protocol.md §4 step 1 for a W×H image. */
 export function vocRandomCropBox(W: number, H: number, rng: Rng): CropBox {
@@ -58,13 +61,14 @@ export function flipRgbInPlace(data: Uint8Array, width: number, height: number):
 
 /**
  * Training transform of one original-size image: crop box, resize to size×size, flip. Returns
- * uint8 RGB and what was drawn (for tests and debugging).
+ * uint8 RGB and what was drawn (for tests and debugging). `range` defaults to the reference's
+ * (VOC_TRAIN_CROP); the from-scratch recipes narrow the crop's area range.
  */
-export function vocTrainTransform(img: RgbImage, size: number, rng: Rng): { data: Uint8Array; box: CropBox; flipped: boolean } {
-  const box = vocRandomCropBox(img.width, img.height, rng);
+export function vocTrainTransform(img: RgbImage, size: number, rng: Rng, range: TrainCrop = VOC_TRAIN_CROP): { data: Uint8Array; box: CropBox; flipped: boolean } {
+  const box = randomResizedCropBox(img.height, img.width, range, rng);
   const crop = cropRgb(img, box);
   const data = resizeBilinearAntialias(crop.data, crop.width, crop.height, 3, size, size);
-  const flipped = rng.next() < 0.5;
+  const flipped = rng.next() < range.flip;
   if (flipped) flipRgbInPlace(data, size, size);
   return { data, box, flipped };
 }

@@ -6,9 +6,14 @@
  *   SHAPES_PRUNE_RECIPE), teacher dropout 0.
  * - `mnist-multi`: MNIST_MULTI_TEACHER_RECIPE (10 epochs) with the shapes KD and pruning recipes,
  *   teacher dropout 0.
- * - `voc` / `voc:PATH`: the paper's protocol unchanged — VOC_TEACHER_RECIPE (voc-protocol.md §7),
- *   VOC_KD_RECIPE (compression.md §1.2), VOC_PRUNE_RECIPE (§2.5, §3.4), 227 px, dropout 0.5, plus
- *   the reference seeds and matching weight β = 100.
+ * - `voc` / `voc:PATH` with a teacher started from pretrained weights (`--init`): the paper's
+ *   protocol unchanged — VOC_TEACHER_RECIPE (voc-protocol.md §7), VOC_KD_RECIPE (compression.md
+ *   §1.2), VOC_PRUNE_RECIPE (§2.5, §3.4), 227 px, dropout 0.5, plus the reference seeds and
+ *   matching weight β = 100.
+ * - `voc:PATH` with a teacher trained from scratch: the VOC_SCRATCH_* recipes
+ *   (voc_scratch_recipes.ts), dropout 0, the caller's seed and β.
+ *
+ * `name` and `why` say which recipe was chosen and why; the commands log them.
  */
 import { VOC_AUGMENT } from '../train/batches.js';
 import { type KdRecipe, SHAPES_KD_RECIPE, VOC_KD_RECIPE, VOC_KD_SEED } from './compress.js';
@@ -18,8 +23,18 @@ import {
 } from './train_teacher.js';
 import type { TrainRecipe } from './train_to_checkpoints.js';
 import type { ModelKind } from '../models/model_config.js';
+import {
+  VOC_SCRATCH_DROPOUT, VOC_SCRATCH_KD_RECIPE, VOC_SCRATCH_PRUNE_RECIPE, VOC_SCRATCH_TEACHER_RECIPE,
+} from './voc_scratch_recipes.js';
+
+/** How the teacher's weights began: pretrained (`--init`, an imported model) or a fresh network. */
+export type TeacherStart = 'pretrained' | 'scratch';
 
 export interface DatasetRecipes {
+  /** Which recipe set this is, e.g. 'voc (from scratch)'. */
+  readonly name: string;
+  /** Why it applies (logged by train, compress and run). */
+  readonly why: string;
   /** Teacher training (`apc train`, `apc run`'s first stage). */
   readonly teacher: TrainRecipe;
   /** Knowledge distillation of the students. */
@@ -41,14 +56,18 @@ export interface DatasetRecipes {
 }
 
 const SHAPES: DatasetRecipes = Object.freeze({
+  name: 'shapes', why: 'the measured 64 px recipes of the shapes dataset',
   teacher: SHAPES_TEACHER_RECIPE, kd: SHAPES_KD_RECIPE, prune: SHAPES_PRUNE_RECIPE, imageSize: 64, teacherDropout: SHAPES_TEACHER_DROPOUT,
 });
 
 const MNIST_MULTI: DatasetRecipes = Object.freeze({
+  name: 'mnist-multi', why: 'the measured 64 px recipes of the mnist-multi dataset',
   teacher: MNIST_MULTI_TEACHER_RECIPE, kd: SHAPES_KD_RECIPE, prune: SHAPES_PRUNE_RECIPE, imageSize: 64, teacherDropout: SHAPES_TEACHER_DROPOUT,
 });
 
 const VOC: DatasetRecipes = Object.freeze({
+  name: 'voc (spec, fine-tuning pretrained weights)',
+  why: 'the teacher starts from pretrained weights, which the spec\'s VOC recipes (lr 0.1, batch 64, crops of 8–100 %, dropout 0.5) are made to fine-tune',
   teacher: VOC_TEACHER_RECIPE,
   kd: VOC_KD_RECIPE,
   // VOC_PRUNE_RECIPE's augmentation switch with the VOC parameters: the dataset's own transform.
@@ -59,12 +78,24 @@ const VOC: DatasetRecipes = Object.freeze({
   matchingBeta: 100,
 });
 
+const VOC_SCRATCH: DatasetRecipes = Object.freeze({
+  name: 'voc (from scratch)',
+  why: 'the teacher was not started from pretrained weights (no --init); the spec\'s VOC recipes fine-tune ImageNet weights and barely learn from scratch',
+  teacher: VOC_SCRATCH_TEACHER_RECIPE,
+  kd: VOC_SCRATCH_KD_RECIPE,
+  prune: VOC_SCRATCH_PRUNE_RECIPE,
+  imageSize: 227,
+  teacherDropout: VOC_SCRATCH_DROPOUT,
+});
+
 /**
  * The recipes of a dataset, by its `--data` spec or `info.name`: 'shapes', 'mnist-multi', or
  * 'voc' / 'voc:PATH' (a VOC dataset's `info.name` is `voc:<root>`). Throws on anything else.
+ * `start` matters for VOC only: 'pretrained' (default) gives the spec's recipes, 'scratch' the
+ * from-scratch ones.
  */
-export function recipesFor(datasetName: string, family: ModelKind = 'vgg'): DatasetRecipes {
-  const base = datasetRecipes(datasetName);
+export function recipesFor(datasetName: string, family: ModelKind = 'vgg', start: TeacherStart = 'pretrained'): DatasetRecipes {
+  const base = datasetRecipes(datasetName, start);
   return FAMILY_RECIPES[family]?.(base, datasetName) ?? base;
 }
 
@@ -79,9 +110,25 @@ const FAMILY_RECIPES: Partial<Record<ModelKind, (base: DatasetRecipes, datasetNa
   mobilenetv2: (base, name) => (name.startsWith('voc') ? base : { ...base, teacher: { ...base.teacher, lr: 0.2 } }),
 };
 
-function datasetRecipes(datasetName: string): DatasetRecipes {
+/** One log line: which recipes and why. */
+export function describeRecipes(r: DatasetRecipes): string {
+  return `recipes: ${r.name}: ${r.why}`;
+}
+
+/**
+ * How a loaded teacher's weights began, from its checkpoint metadata: apc teachers record
+ * `initialization`; an older apc teacher is 'pretrained' iff its provenance names an `--init`;
+ * anything else (an imported model or file) is taken as pretrained.
+ */
+export function teacherStartOf(meta: { readonly kind?: unknown; readonly initialization?: unknown; readonly provenance?: Record<string, unknown> }): TeacherStart {
+  if (meta.initialization === 'scratch' || meta.initialization === 'pretrained') return meta.initialization;
+  if (meta.kind === 'teacher') return meta.provenance?.init !== undefined ? 'pretrained' : 'scratch';
+  return 'pretrained';
+}
+
+function datasetRecipes(datasetName: string, start: TeacherStart): DatasetRecipes {
   if (datasetName === 'shapes') return SHAPES;
   if (datasetName === 'mnist-multi') return MNIST_MULTI;
-  if (datasetName === 'voc' || datasetName.startsWith('voc:')) return VOC;
+  if (datasetName === 'voc' || datasetName.startsWith('voc:')) return start === 'scratch' ? VOC_SCRATCH : VOC;
   throw new Error(`no training recipes for dataset '${datasetName}'; known: shapes, mnist-multi, voc:PATH`);
 }

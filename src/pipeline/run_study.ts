@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type Dataset, type EvalSplits, evalSplitsOf } from '../data/dataset.js';
-import { recipesFor } from './dataset_presets.js';
+import { describeRecipes, recipesFor } from './dataset_presets.js';
 import { writeJsonFile } from '../engine/files.js';
 import { currentBackend, describeBackend } from '../engine/backend.js';
 import { type MatchingConfig, matchingCaptures, parseMatchingConfig } from '../matching/matching_term.js';
@@ -389,7 +389,7 @@ async function runPruning(opts: RunStudyOptions, teacher: GraphNet, teacherDir: 
     ['+wcam', parseMatchingConfig({ kind: 'swa', beta: pr.beta })],
   ];
   const common = { data, teacher, teacherDir, seed: opts.seed, resume: true, quiet: opts.quiet };
-  const base = recipesFor(data.info.name, teacher.config.kind).prune;
+  const base = recipesFor(data.info.name, teacher.config.kind, opts.init ? 'pretrained' : 'scratch').prune;
   const out: PrunedModel[] = [];
   if (pr.structured) {
     for (const [suffix, matching] of variants) {
@@ -432,7 +432,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   // with an initial model its own architecture applies: a built-in family's name, else 'graph'
   const arch = opts.init ? archOf(opts.init.config) ?? 'graph' : opts.arch ?? preset.teacher.arch;
   const family = opts.init ? opts.init.config.kind : archFamily(arch);
-  const recipes = recipesFor(data.info.name, family);
+  const recipes = recipesFor(data.info.name, family, opts.init ? 'pretrained' : 'scratch');
+  log(`run: ${describeRecipes(recipes)}`);
   const sized = preset.families?.[family] ?? {};
   const teacherPreset = { ...preset.teacher, ...sized.teacher };
   const studentPreset = { ...preset.student, ...sized.student };

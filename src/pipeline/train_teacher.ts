@@ -69,7 +69,7 @@ export interface TrainTeacherOptions {
 
 export function trainTeacher(opts: TrainTeacherOptions): Promise<StageResult> {
   return trainToCheckpoints({
-    ...opts, label: 'teacher', meta: { kind: 'teacher', compression: 'none' },
+    ...opts, label: 'teacher', meta: { kind: 'teacher', compression: 'none', initialization: opts.init ? 'pretrained' : 'scratch' },
     createNet: () => (opts.init ? opts.init.clone() : GraphNet.create(opts.config, opts.seed)),
     objective: () => labelObjective(multiLabelSoftMargin),
   });

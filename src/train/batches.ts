@@ -5,11 +5,12 @@
  * cropped out of view is not still labelled present.
  *
  * A dataset with its own train transform (`Dataset.trainSample`, VOC: the reference's crop of the
- * original-size image) gets that instead for augmented 'train' batches: the images arrive
- * augmented, the label is the sample's, and no crop boxes are drawn.
+ * original-size image) gets that instead for augmented 'train' batches, with the recipe's crop
+ * range and flip probability: the images arrive augmented, the label is the sample's, and no crop
+ * boxes are drawn.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, SplitName } from '../data/dataset.js';
+import type { Dataset, SplitName, TrainCrop } from '../data/dataset.js';
 import { randomResizedCropBox } from '../data/random_resized_crop.js';
 import { Rng } from '../engine/random.js';
 
@@ -26,8 +27,7 @@ export interface AugmentOptions {
 
 /**
  * The reference's VOC augmentation parameters (random-resized-crop area 8–100 %, aspect 3/4–4/3,
- * flip). A VOC dataset applies them itself, on the original-size image (`Dataset.trainSample`);
- * here they only take effect on datasets without their own transform.
+ * flip). A VOC dataset applies them itself, on the original-size image (`Dataset.trainSample`).
  */
 export const VOC_AUGMENT: AugmentOptions = { scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: 0.5, minVisibleFraction: 0.3 };
 
@@ -58,13 +58,13 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 /**
  * Assembles a host-side batch, drawing augmentation from `rng` when `augment` is given. For the
  * 'train' split of a dataset with `trainSample`, augmentation is that transform (per sample, in
- * batch order, from `rng`); `augment` only switches it on.
+ * batch order, from `rng`) with `augment`'s scale, ratio and flip; `minVisibleFraction` does not apply.
  */
 export function hostBatch(data: Dataset, split: SplitName, indices: readonly number[], augment?: AugmentOptions, rng?: Rng): HostBatch {
   const { height: H, width: W, classNames } = data.info;
   const K = classNames.length;
   const B = indices.length;
-  if (augment && rng && split === 'train' && data.trainSample) return ownTransformBatch(data, data.trainSample.bind(data), indices, rng);
+  if (augment && rng && split === 'train' && data.trainSample) return ownTransformBatch(data, data.trainSample.bind(data), indices, rng, augment);
   const images = new Float32Array(B * H * W * 3);
   const labels = new Float32Array(B * K);
   const boxes = augment ? new Float32Array(B * 4) : undefined;
@@ -106,14 +106,14 @@ export function hostBatch(data: Dataset, split: SplitName, indices: readonly num
 }
 
 /** A train batch from the dataset's own transform: no boxes, so `toTensors` only normalises. */
-function ownTransformBatch(data: Dataset, trainSample: NonNullable<Dataset['trainSample']>, indices: readonly number[], rng: Rng): HostBatch {
+function ownTransformBatch(data: Dataset, trainSample: NonNullable<Dataset['trainSample']>, indices: readonly number[], rng: Rng, crop: TrainCrop): HostBatch {
   const { height: H, width: W, classNames } = data.info;
   const K = classNames.length;
   const n = H * W * 3;
   const images = new Float32Array(indices.length * n);
   const labels = new Float32Array(indices.length * K);
   indices.forEach((idx, b) => {
-    const s = trainSample(idx, rng);
+    const s = trainSample(idx, rng, crop);
     if (s.image.length !== n || s.label.length !== K) {
       throw new Error(`dataset '${data.info.name}': trainSample(${idx}) gave ${s.image.length} pixel values and ${s.label.length} labels, want ${n} and ${K}`);
     }
