@@ -46,9 +46,12 @@ export async function runOnQueue(jobs: readonly SweepJob[], opts: QueueExecutorO
         const job = await queue.getJob(queueJobId(opts.layout.root, key));
         const state = job ? await job.getState() : 'unknown';
         if (state === 'completed' && job) {
-          outcomes.set(key, { status: 'done', record: job.returnvalue });
+          // the job may have completed between getJob and getState: its fetched copy then has no return value yet
+          const record = job.returnvalue ?? (await queue.getJob(job.id!))?.returnvalue ?? await readJobRecord(opts.layout.record(key));
+          if (!record) throw new Error(`sweep: queue job ${job.id} completed without a result record (${opts.layout.record(key)})`);
+          outcomes.set(key, { status: 'done', record });
           active.delete(key);
-          opts.progress.done(key, job.returnvalue?.seconds);
+          opts.progress.done(key, record.seconds);
         } else if (state === 'failed' && job) {
           outcomes.set(key, { status: 'failed', error: job.failedReason, log: opts.layout.log(key), attempts: job.attemptsMade });
           active.delete(key);
