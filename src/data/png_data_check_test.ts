@@ -1,19 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { BadInputError } from './bad_input.js';
 import { checkPngDataLength, pngInflatedBytes } from './png_data_check.js';
 import { decodeVocMask } from './voc_decode.js';
 import { encodeGreyPng } from './voc_fixture.js';
-
-function chunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-  return Buffer.concat([head, data, crc]);
-}
+import { pngChunk } from './voc_encode.js';
 
 /** A greyscale 8-bit PNG whose IDAT holds `scanlines` (filter bytes included) as given. */
 function greyPng(width: number, height: number, scanlines: Buffer): Buffer {
@@ -22,7 +14,7 @@ function greyPng(width: number, height: number, scanlines: Buffer): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // depth
   ihdr[9] = 0; // greyscale
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(scanlines)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(scanlines)), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 test('inflated sizes: 8×8 8-bit is 8 rows of 1 + 8 bytes; interlaced, the seven Adam7 passes (hand-counted)', () => {

@@ -87,7 +87,8 @@ export function encodeRgbPng(width: number, height: number, rgb: Uint8Array): Bu
   return PNG.sync.write({ width, height, data: rgbaOf(rgb, width * height) } as unknown as PNG, { colorType: 2 });
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** One PNG chunk: length, type, data, CRC-32 over type and data. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'ascii');
@@ -109,7 +110,7 @@ export function encodePaletteMask(width: number, height: number, indices: Uint8A
   ihdrData[9] = 3; // colour type: palette
   const plte = Buffer.alloc(palette.length * 3);
   palette.forEach((c, i) => plte.set(c, 3 * i));
-  return Buffer.concat([grey.subarray(0, 8), chunk('IHDR', ihdrData), chunk('PLTE', plte), grey.subarray(33)]);
+  return Buffer.concat([grey.subarray(0, 8), pngChunk('IHDR', ihdrData), pngChunk('PLTE', plte), grey.subarray(33)]);
 }
 
 /** RGB PNG whose colours are the VOC table colours of `indices` (void → (224,224,192)). */

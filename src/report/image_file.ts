@@ -8,6 +8,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadInputError } from '../data/bad_input.js';
 import { checkPngDataLength } from '../data/png_data_check.js';
+import { rgbaToUnitRgb } from './rgba_pixels.js';
 
 export interface DecodedImage {
   /** H·W·3 float32 in [0,1], row-major. */
@@ -29,17 +30,6 @@ function imageExtension(name: string): ImageExtension {
   return ext as ImageExtension;
 }
 
-/** RGBA bytes → H·W·3 in [0,1]. */
-function rgbaToImage(rgba: Uint8Array, width: number, height: number): DecodedImage {
-  const image = new Float32Array(width * height * 3);
-  for (let i = 0, j = 0; i < width * height; i++, j += 4) {
-    image[3 * i] = rgba[j] / 255;
-    image[3 * i + 1] = rgba[j + 1] / 255;
-    image[3 * i + 2] = rgba[j + 2] / 255;
-  }
-  return { image, height, width };
-}
-
 /** Decodes PNG or JPEG bytes of the file `name` (which labels errors) with the codec of `ext`. */
 function decodeImage(buf: Buffer, name: string, ext: ImageExtension): DecodedImage {
   let rgba: Uint8Array, width: number, height: number;
@@ -59,7 +49,7 @@ function decodeImage(buf: Buffer, name: string, ext: ImageExtension): DecodedIma
     throw new Error(`${name} is not a readable ${ext === '.png' ? 'PNG' : 'JPEG'} file (${why})`);
   }
   if (!(width > 0 && height > 0)) throw new Error(`${name} has no pixels (${width}×${height})`);
-  return rgbaToImage(rgba, width, height);
+  return { image: rgbaToUnitRgb(rgba, width, height), height, width };
 }
 
 /** Reads and decodes an image file; a missing or unreadable file is an error naming it. */

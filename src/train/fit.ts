@@ -242,10 +242,10 @@ export async function trainStep(net: GraphNet, objective: Objective, optimizer: 
   reportMissingGradients(vars, grads);
   // one number that is non-finite iff some gradient entry is (or their sum overflows float32)
   const gradList = Object.values(grads);
-  const gradSum = tf.tidy(() => (gradList.length ? tf.addN(gradList.map((g) => tf.sum(g))) : tf.scalar(0)));
-  const [loss] = await value.data();
-  const [gradTotal] = await gradSum.data();
-  gradSum.dispose();
+  // loss and gradient sum read back together: one device sync per step, not two
+  const lossAndGradSum = tf.tidy(() => tf.stack([tf.reshape(value, []), gradList.length ? tf.addN(gradList.map((g) => tf.sum(g))) : tf.scalar(0)]));
+  const [loss, gradTotal] = await lossAndGradSum.data();
+  lossAndGradSum.dispose();
   const nonFinite = !Number.isFinite(loss) ? 'loss' : !Number.isFinite(gradTotal) ? 'gradient' : undefined;
   if (!nonFinite) {
     optimizer.step(vars, grads);

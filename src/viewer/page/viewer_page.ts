@@ -19,6 +19,7 @@ import { registerKernelPack } from '../../engine/kernels/register.js';
 import type { GraphNet } from '../../models/graph/graph_net.js';
 import { explainImage, resizeImage } from '../../report/explain.js';
 import { normalizeMap, renderOverlay, type RgbaImage } from '../../report/heatmap_image.js';
+import { rgbaToUnitRgb } from '../../report/rgba_pixels.js';
 import { type EmbeddedModel, embeddedNet, MODELS_GLOBAL } from '../embedded_model.js';
 
 /** Methods shown, in column order. LRP is left out (with the reason) for graphs it cannot run on. */
@@ -114,14 +115,7 @@ async function startBackend(requested: string): Promise<string> {
 function toPixelImage(input: ImageData | PixelImage): PixelImage {
   if (!('data' in input)) return input;
   const { data, width, height } = input;
-  const image = new Float32Array(width * height * 3);
-  // as image_file.ts reads a PNG: bytes / 255, alpha dropped
-  for (let i = 0, j = 0; i < width * height; i++, j += 4) {
-    image[3 * i] = data[j] / 255;
-    image[3 * i + 1] = data[j + 1] / 255;
-    image[3 * i + 2] = data[j + 2] / 255;
-  }
-  return { image, height, width };
+  return { image: rgbaToUnitRgb(data, width, height), height, width };
 }
 
 /** Every model's prediction and maps for one image, resized as `apc explain --image` resizes it. */
