@@ -35,3 +35,19 @@ test('sweep: a failing teacher is retried, then reported with its error and log;
   assert.match(r.out, new RegExp(`failed teacher ${teacher.key} after 2 attempts`));
   assert.match(r.err, /4 of 4 sweep jobs did not finish/);
 });
+
+test('sweep --name: statistics go to OUT/NAME.json (sweep.json untouched), and a name that is not a file name is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'apc-sweep-cli-'));
+  const out = join(dir, 'out');
+  const bad = apc(['sweep', '--name', '../x', '--out', out]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--name: '\.\.\/x' is not a file name/);
+  const r = apc(['sweep', '--name', 'beta-sweep', '--data', `voc:${join(dir, 'no-such-voc')}`, '--compression', 'kd', '--match', 'none', '--retries', '0', '--jobs', '1', '--out', out]);
+  assert.equal(r.code, 1, r.err);
+  assert.equal(existsSync(join(out, 'sweep.json')), false);
+  const results = JSON.parse(readFileSync(join(out, 'beta-sweep.json'), 'utf8')) as SweepResults;
+  assert.equal(results.counts.total, 4);
+  const report = apc(['report', '--results', join(out, 'beta-sweep.json')]);
+  assert.equal(report.code, 0, report.err);
+  assert.ok(existsSync(join(out, 'beta-sweep.html')) && existsSync(join(out, 'beta-sweep.md')));
+});

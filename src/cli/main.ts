@@ -162,7 +162,7 @@ export function buildProgram(): Command {
 
   program.command('report')
     .description('write DIR/report.html: summary table, heat-map grids, plots and provenance of a study (apc run writes it too)')
-    .requiredOption('--results <dir>', 'study directory holding results.json (and heatmaps/), or a sweep directory holding sweep.json')
+    .requiredOption('--results <dir>', 'study directory holding results.json (and heatmaps/), or a sweep directory holding sweep.json, or a sweep statistics file (OUT/NAME.json of apc sweep --name)')
     .option('--inline', 'embed the heat-map pictures as data URLs (one portable file) instead of linking DIR/heatmaps', false)
     .option('--heatmaps [methods]', 'first redraw DIR/heatmaps from the checkpoints in results.json (methods: the recorded ones, or a list such as gradcam,lrp)')
     .option('--seed <n>', 'with --heatmaps: seed of the image choice (default: the study\'s)', int('--seed'))

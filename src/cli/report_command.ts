@@ -29,7 +29,7 @@ export function reportNeedsBackend(f: ReportFlags): boolean {
 
 export async function reportCommand(f: ReportFlags): Promise<void> {
   // a sweep directory (apc sweep --out): the statistics report, error bars and the β trade-off
-  if (!existsSync(join(f.results, RESULTS_FILE)) && existsSync(join(f.results, SWEEP_FILE))) {
+  if (f.results.endsWith('.json') || (!existsSync(join(f.results, RESULTS_FILE)) && existsSync(join(f.results, SWEEP_FILE)))) {
     process.stdout.write(`report: ${await writeSweepReport(f.results)}\n`);
     return;
   }

@@ -23,7 +23,7 @@ function positiveInt(flag: string) {
 interface SweepFlags {
   grid?: string; preset?: string; data?: string[]; arch?: string[]; compression?: string[]; match?: string[]; beta?: number[];
   stochastic?: number[]; rate?: number[]; seeds?: string; attribution?: string[]; trainLimit?: number; epochs?: number; limit?: number;
-  out: string; jobs?: number; retries: number; queue?: string;
+  out: string; name?: string; jobs?: number; retries: number; queue?: string;
 }
 
 export function registerSweepCommand(program: Command): void {
@@ -44,6 +44,7 @@ export function registerSweepCommand(program: Command): void {
     .option('--epochs <n>', 'every stage trains this many epochs (quick checks)', positiveInt('--epochs'))
     .option('--limit <n>', 'evaluate the first N test images (default: the preset\'s)', positiveInt('--limit'))
     .requiredOption('--out <dir>', 'sweep directory (artifacts, job records, logs, sweep.json); with --queue a path every worker reaches')
+    .option('--name <name>', 'statistics file OUT/NAME.json (default sweep): another grid over the same --out reuses its finished stages and keeps its own statistics')
     .option('--jobs <n>', 'local executor: child processes at once (default: the idle cores)', positiveInt('--jobs'))
     .option('--retries <n>', 'extra attempts of a failing job (each resumes from its checkpoint)', (v) => Number(v), 2)
     .option('--queue <url>', 'enqueue on BullMQ at this Redis URL (redis://HOST:PORT) for `apc worker`s instead of running locally')
@@ -55,7 +56,7 @@ export function registerSweepCommand(program: Command): void {
         seeds: f.seeds, attribution: f.attribution as SweepGridInput['attribution'], trainLimit: f.trainLimit, epochs: f.epochs, testLimit: f.limit,
       };
       const grid = await loadSweepGrid({ file: f.grid, flags });
-      const { results, path, ok } = await runSweep({ grid, out: f.out, concurrency: f.jobs, queue: f.queue, retries: f.retries, backend: program.opts().backend });
+      const { results, path, ok } = await runSweep({ grid, out: f.out, name: f.name, concurrency: f.jobs, queue: f.queue, retries: f.retries, backend: program.opts().backend });
       process.stdout.write(`${formatSweepTable(results)}\n`);
       const c = results.counts;
       process.stdout.write(`sweep: ${c.done}/${c.total} jobs done · ${c.failed} failed · ${c.blocked} not run · ${path}\n`);

@@ -85,9 +85,43 @@ export function formatSweepTable(r: SweepResults): string {
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }
 
-/** Writes DIR/report.html from DIR/sweep.json; returns its path. */
-export async function writeSweepReport(dir: string): Promise<string> {
-  const path = join(dir, SWEEP_FILE);
+/**
+ * The sweep as Markdown (written next to the HTML report, for a README or a note): rows as
+ * mean ± 95 % half width, the paired matching − no-matching differences with p, and the β curves.
+ */
+export function formatSweepMarkdown(r: SweepResults): string {
+  const methods = [...new Set(r.configs.flatMap((c) => Object.keys(c.metrics).filter((k) => k.endsWith('.auc')).map((k) => k.split('.')[0])))];
+  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const table = (header: string[], rows: string[][]) => [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
+  const byKey = new Map(r.configs.map((c) => [c.key, c]));
+  const out = [`${r.counts.done} of ${r.counts.total} jobs done · every figure is mean ± the half width of its 95 % Student-t interval over n seeds.`, '',
+    table(['row', 'n', 'mAP', 'F1', ...methods.flatMap((m) => [`${m} AUC`, `${m} pointing`, `${m} cosine`])],
+      r.configs.map((c) => [rowName(c.config, several), String(c.n), meanCi(c.metrics.mAP, 1), meanCi(c.metrics.F1, 1),
+        ...methods.flatMap((m) => [meanCi(c.metrics[`${m}.auc`], 3), meanCi(c.metrics[`${m}.pointing`], 3), meanCi(c.metrics[`${m}.cosine`], 3)])]))];
+  const paired = r.paired.filter((p) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric));
+  if (paired.length) {
+    out.push('', 'Matching − no matching, paired on seed and teacher (paired t-test, n − 1 degrees of freedom):', '',
+      table(['comparison', 'metric', 'n', 'mean difference', '95 % interval', 'p', 'p < 0.05'], paired.map((p) => {
+        const w = byKey.get(p.with);
+        return [`${w ? rowName(w.config, several) : p.with} − no matching`, p.metric, String(p.n), fixed(p.meanDiff),
+          `[${fixed(p.ci95[0])}, ${fixed(p.ci95[1])}]`, Number.isFinite(p.p) ? p.p.toPrecision(3) : '–', Number.isFinite(p.p) && p.p < 0.05 ? 'yes' : 'no'];
+      })));
+  }
+  for (const curve of r.betaCurves) {
+    out.push('', `β trade-off of ${rowName({ ...curve.config, beta: 0, match: 'none' }, several)}+${curve.config.match} (β 0 = no matching):`, '',
+      table(['β', 'n', 'mAP', curve.agreementMetric], curve.points.map((p) => [String(p.beta), String(p.n), meanCi(p.mAP, 1), meanCi(p.agreement, 3)])));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Writes the HTML report of a sweep: DIR/report.html from DIR/sweep.json, or FILE.html next to a
+ * named statistics file FILE.json (`apc sweep --name`); returns its path.
+ */
+export async function writeSweepReport(dirOrFile: string): Promise<string> {
+  const named = dirOrFile.endsWith('.json');
+  const path = named ? dirOrFile : join(dirOrFile, SWEEP_FILE);
   let results: SweepResults;
   try {
     results = JSON.parse(await readFile(path, 'utf8')) as SweepResults;
@@ -95,7 +129,8 @@ export async function writeSweepReport(dir: string): Promise<string> {
     throw new Error(`${path}: cannot read the sweep results (${(err as Error).message})`);
   }
   if (!Array.isArray(results.configs) || !Array.isArray(results.paired)) throw new Error(`${path}: not an apc sweep.json (no configs or paired)`);
-  const out = join(dir, 'report.html');
+  const out = named ? `${dirOrFile.slice(0, -'.json'.length)}.html` : join(dirOrFile, 'report.html');
   await writeFileAtomic(out, renderSweepReport({ ...results, betaCurves: results.betaCurves ?? [] }));
+  await writeFileAtomic(out.replace(/\.html$/, '.md'), formatSweepMarkdown({ ...results, betaCurves: results.betaCurves ?? [] }));
   return out;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { summarize } from '../sweep/statistics.js';
 import type { SweepResults } from '../sweep/sweep_results.js';
 import { errorBarPlot } from './error_bar_plot.js';
-import { formatSweepTable, meanCi, renderSweepReport, rowName } from './sweep_report.js';
+import { formatSweepMarkdown, formatSweepTable, meanCi, renderSweepReport, rowName } from './sweep_report.js';
 
 const kd = { dataset: 'shapes', arch: 'vgg16', compression: 'kd', match: 'none', beta: 0, stochastic: 0 } as const;
 
@@ -52,4 +52,29 @@ test('sweep report: the paired table says significant only for p < 0.05, and the
   assert.match(html, /<td>kd<\/td><td>3<\/td><td>51\.0 ± 2\.5<\/td>/);
   // the terminal table: t(0.975, 2) · 1/√3 = 2.48 for mAP, 0.248 for the cosine
   assert.match(formatSweepTable(results), /kd\+wcam β 1\s+3\s+50\.0 ± 2\.5\s+–\s+0\.700 ± 0\.000\s+0\.800 ± 0\.248/);
+});
+
+test('sweep Markdown: one table line per row, the paired differences with p and a yes only below 0.05, one line per β', () => {
+  const s = (xs: number[]) => summarize(xs);
+  const results: SweepResults = {
+    apc: 'test', grid: {} as SweepResults['grid'], root: '/r', executor: 'local', counts: { total: 9, done: 9, failed: 0, blocked: 0 }, jobs: [],
+    configs: [
+      { key: 'a', config: kd, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([50, 51, 52]), 'gradcam.auc': s([0.8, 0.8, 0.8]), 'gradcam.cosine': s([0.5, 0.6, 0.7]) } },
+      { key: 'b', config: { ...kd, match: 'wcam', beta: 1 }, n: 3, seeds: [0, 1, 2], metrics: { mAP: s([49, 50, 51]), 'gradcam.auc': s([0.7, 0.7, 0.7]), 'gradcam.cosine': s([0.7, 0.8, 0.9]) } },
+    ],
+    paired: [
+      { with: 'b', without: 'a', metric: 'mAP', n: 3, meanDiff: -1, ci95: [-1, -1], p: 0.2 },
+      { with: 'b', without: 'a', metric: 'gradcam.cosine', n: 3, meanDiff: 0.2, ci95: [0.1, 0.3], p: 0.01 },
+      { with: 'b', without: 'a', metric: 'gradcam.spearman', n: 3, meanDiff: 0.2, ci95: [0.1, 0.3], p: 0.01 },
+    ],
+    betaCurves: [{ config: { dataset: 'shapes', arch: 'vgg16', compression: 'kd', match: 'wcam', stochastic: 0 }, agreementMetric: 'gradcam.cosine',
+      points: [{ beta: 0, key: 'a', n: 3, mAP: s([50, 51, 52]), agreement: s([0.5, 0.6, 0.7]) }, { beta: 1, key: 'b', n: 3, mAP: s([49, 50, 51]), agreement: s([0.7, 0.8, 0.9]) }] }],
+  };
+  const md = formatSweepMarkdown(results);
+  assert.match(md, /^\| kd \| 3 \| 51\.0 ± 2\.5 \| – \| 0\.800 ± 0\.000 \| – \| 0\.600 ± 0\.248 \|$/m);
+  assert.match(md, /^\| kd\+wcam β 1 − no matching \| mAP \| 3 \| -1\.0000 \| \[-1\.0000, -1\.0000\] \| 0\.200 \| no \|$/m);
+  assert.match(md, /^\| kd\+wcam β 1 − no matching \| gradcam\.cosine \| 3 \| 0\.2000 \| \[0\.1000, 0\.3000\] \| 0\.0100 \| yes \|$/m);
+  assert.doesNotMatch(md, /spearman/, 'the paired table keeps mAP, F1, AUC and cosine');
+  assert.match(md, /^\| 0 \| 3 \| 51\.0 ± 2\.5 \| 0\.600 ± 0\.248 \|$/m);
+  assert.match(md, /^\| 1 \| 3 \| 50\.0 ± 2\.5 \| 0\.800 ± 0\.248 \|$/m);
 });

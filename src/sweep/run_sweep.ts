@@ -16,6 +16,11 @@ export interface RunSweepOptions {
   readonly grid: SweepGrid;
   /** Sweep root: artifacts, job records, logs and sweep.json. */
   readonly out: string;
+  /**
+   * The statistics file OUT/NAME.json (default 'sweep'): several grids over one --out share their
+   * stages (a β sweep reusing a seed sweep's teachers) and each keeps its own statistics.
+   */
+  readonly name?: string;
   /** Local child processes at once (default: the idle cores). */
   readonly concurrency?: number;
   /** BullMQ on this Redis URL instead of the local pool. */
@@ -29,6 +34,8 @@ export interface RunSweepOptions {
 }
 
 export async function runSweep(opts: RunSweepOptions): Promise<{ results: SweepResults; path: string; ok: boolean }> {
+  const name = opts.name ?? 'sweep';
+  if (!SWEEP_NAME.test(name)) throw new Error(`--name: '${name}' is not a file name; use letters, digits, '.', '-' or '_' (it becomes OUT/${name}.json)`);
   const layout = sweepLayout(opts.out);
   const jobs = expandGrid(opts.grid, layout);
   const concurrency = opts.concurrency ?? await idleSlots();
@@ -58,10 +65,12 @@ export async function runSweep(opts: RunSweepOptions): Promise<{ results: SweepR
       blocked: summaries.filter((j) => j.status === 'blocked').length },
     jobs: summaries, ...sweepStatistics(jobs, outcomes),
   };
-  const path = `${layout.root}/sweep.json`;
+  const path = `${layout.root}/${name}.json`;
   await writeJsonFile(path, results);
   return { results, path, ok: results.counts.done === results.counts.total };
 }
+
+const SWEEP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 const count = (jobs: readonly SweepJob[], stage: SweepJob['stage']) => jobs.filter((j) => j.stage === stage).length;
 
