@@ -577,14 +577,25 @@ export function formatResultsTable(results: StudyResults, method = 'gradcam', op
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
+    // value ± half the width of its 95 % interval when recorded (the exact [lo, hi] are in results.json and the report)
+    const pm = (x: number | undefined, key: string, d: number, scale = 1) => {
+      const ci = m.ci95?.[key];
+      return f(x === undefined ? undefined : scale * x, d) + (ci && x !== undefined && Number.isFinite(x) ? `±${f((scale * (ci[1] - ci[0])) / 2, d)}` : '');
+    };
     return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
-      f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
-      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3),
+      f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), pm(m.mAP, 'mAP', 2), pm(m.f1, 'f1', 2), pm(a?.auc, `${method}.auc`, 3),
+      pm(a?.pointing, `${method}.pointing`, 1, 100), pm(a?.agreement.cosine, `${method}.cosine`, 3), pm(a?.agreement.spearman, `${method}.spearman`, 3),
+      pm(a?.agreement.topkIoU, `${method}.topkIoU`, 3),
       ...(options.faithfulness ? [f(a?.faithfulness?.deletionAuc, 3), f(a?.faithfulness?.insertionAuc, 3)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  if (results.models.some((m) => m.ci95 && Object.keys(m.ci95).length > 0)) {
+    const c = results.ciMethod;
+    table.push('', `±: half the width of the ${c ? `${100 * c.level} % percentile bootstrap interval over test images (${c.resamples} resamples, seed ${c.seed})` : '95 % interval'}; `
+      + 'test-set sampling only, not training-seed variation (apc sweep); [lo, hi] in results.json and report.html');
+  }
   if (options.faithfulness) {
     const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
     const most = Math.max(0, ...results.models.map((m) => m.attribution[method]?.faithfulness?.nPairs ?? 0));
