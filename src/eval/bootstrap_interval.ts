@@ -197,14 +197,14 @@ export function meanAveragePrecisionStatistic(input: PredictionInput): ResampleS
       let r = 0;
       for (let g = 0; g < groupEnd.length; g++) {
         let pos = 0;
-        let neg = 0;
+        let all = 0;
         for (const end = groupEnd[g]; r < end; r++) {
           const w = counts[images[r]];
-          if (positive[r]) pos += w;
-          else neg += w;
+          pos += w * positive[r]; // branch-free: labels are unpredictable
+          all += w;
         }
         groupPos[g] = pos;
-        groupNeg[g] = neg;
+        groupNeg[g] = all - pos;
       }
       const ap = averagePrecisionsOfGroups(groupPos, groupNeg, groupEnd.length, scratch).interpolated;
       if (Number.isNaN(ap)) continue;
