@@ -286,16 +286,18 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
   }
   for (const sw of sweeps) {
     const a = (r: ReportRow) => r.attribution?.[method]?.agreement;
-    const metrics: [string, (r: ReportRow) => number | undefined][] = [
-      ['cosine', (r) => num(a(r)?.cosine)], ['Spearman', (r) => num(a(r)?.spearman)], ['top-15 % IoU', (r) => num(a(r)?.topkIoU)],
+    const metrics: [string, string, (r: ReportRow) => number | undefined][] = [
+      ['cosine', 'cosine', (r) => num(a(r)?.cosine)], ['Spearman', 'spearman', (r) => num(a(r)?.spearman)], ['top-15 % IoU', 'topkIoU', (r) => num(a(r)?.topkIoU)],
     ];
     const betas = sw.rows.map((r) => num(r.beta)!);
     const xDomain: [number, number] = [Math.min(...betas), Math.max(...betas)];
     const base = sw.baseline;
-    const agreement: PlotSeries[] = metrics.map(([label, f], i) => ({ label, color: PALETTE[i], points: sw.rows.map((r) => ({ x: num(r.beta)!, y: f(r) ?? NaN })) }));
-    const mAP: PlotSeries[] = [{ label: 'mAP', color: PALETTE[0], points: sw.rows.map((r) => ({ x: num(r.beta)!, y: num(r.mAP) ?? NaN })) }];
+    // each point with its recorded interval (an error bar), when the row has one
+    const point = (r: ReportRow, y: number | undefined, key: string) => ({ x: num(r.beta)!, y: y ?? NaN, yCi: metricInterval(r, key) });
+    const agreement: PlotSeries[] = metrics.map(([label, key, f], i) => ({ label, color: PALETTE[i], points: sw.rows.map((r) => point(r, f(r), `${method}.${key}`)) }));
+    const mAP: PlotSeries[] = [{ label: 'mAP', color: PALETTE[0], points: sw.rows.map((r) => point(r, num(r.mAP), 'mAP')) }];
     if (base) {
-      metrics.forEach(([label, f], i) => {
+      metrics.forEach(([label, , f], i) => {
         const v = f(base);
         if (v !== undefined) agreement.push({ label: `${label}, ${base.name}`, color: PALETTE[i], dashed: true, points: xDomain.map((x) => ({ x, y: v })) });
       });
@@ -305,7 +307,9 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
     out.push(`<div class="plots" data-sweep="${esc(sw.label)}">`);
     out.push(linePlot({ title: `${sw.label}: ${method} agreement vs β`, xLabel: 'β (log scale)', yLabel: 'agreement with teacher', series: agreement, xScale: 'log', xDomain }));
     out.push(linePlot({ title: `${sw.label}: mAP vs β`, xLabel: 'β (log scale)', yLabel: 'mAP', series: mAP, xScale: 'log', xDomain }));
-    out.push(`</div><p class="note">Rows: ${esc(sw.rows.map((r) => `${r.name} (β ${num(r.beta)})`).join(', '))}${base ? `; dashed: ${esc(base.name)} without matching` : ''}.</p>`);
+    const bars = sw.rows.some((r) => metricInterval(r, 'mAP') || metrics.some(([, key]) => metricInterval(r, `${method}.${key}`)))
+      ? ' Bars: 95 % bootstrap intervals over test images (test-set sampling, not training seeds).' : '';
+    out.push(`</div><p class="note">Rows: ${esc(sw.rows.map((r) => `${r.name} (β ${num(r.beta)})`).join(', '))}${base ? `; dashed: ${esc(base.name)} without matching` : ''}.${bars}</p>`);
   }
   out.push('</section>');
   return out.join('\n');

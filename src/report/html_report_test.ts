@@ -203,6 +203,13 @@ test('a β sweep and per-round pruning rows produce plots; intermediate rounds a
   assert.match(html, /<svg [^>]*aria-label="mAP vs sparsity"/);
   assert.match(html, /data-sweep="kd\+wcam"/);
   assert.match(html, /aria-label="kd\+wcam: gradcam agreement vs β"/);
+  assert.doesNotMatch(html, /class="error-bar"|Bars: 95 %/, 'no intervals recorded: no bars');
+  // with intervals on the sweep's rows, the β plots draw them as error bars and say what they are
+  const withCi = rows.map((r) => (r.name.startsWith('kd+wcam') ? { ...r, ci95: { mAP: [r.mAP! - 2, r.mAP! + 3], 'gradcam.cosine': [0.8, 0.95] } } : r));
+  const html2 = renderReport({ results: { ...RESULTS, models: withCi }, imageSrc: () => undefined, generated: new Date(0) });
+  const sweep = /<div class="plots" data-sweep="kd\+wcam">([\s\S]*?)<\/div><p class="note">([^<]*)<\/p>/.exec(html2)!;
+  assert.equal((sweep[1].match(/class="error-bar"/g) ?? []).length, 4, 'mAP and cosine at both β');
+  assert.match(sweep[2], /Bars: 95 % bootstrap intervals over test images/);
 });
 
 test('number formats', () => {
