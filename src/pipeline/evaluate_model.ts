@@ -233,7 +233,7 @@ export interface EvaluateOptions {
   seed?: number;
   /**
    * Bootstrap intervals over test images (default 1000 resamples at 95 %, seeded by `seed`, else 0);
-   * false: none. Costs well under a second per model.
+   * false: none. Cost grows with images × classes: about 0.2 s of CPU for 600 test images × 10 classes.
    */
   bootstrap?: BootstrapOptions | false;
 }
