@@ -77,6 +77,9 @@ export { pointingGame } from './eval/pointing_game.js';
 export { cosineSimilarity, spearman, topkIoU } from './eval/agreement.js';
 export { curveAuc, faithfulnessCurves, gaussianBlur, noisyLinearImputation, summarizeFaithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './eval/faithfulness.js';
 export { randomisationBlocks, SANITY_THRESHOLD, sanityCheck, type Explainer, type SanityResult } from './eval/sanity_check.js';
+export {
+  bootstrapInterval, bootstrapIntervals, meanAveragePrecisionStatistic, meanStatistic, percentileInterval, ratioStatistic, sampleF1Statistic, type BootstrapInterval, type BootstrapOptions,
+} from './eval/bootstrap_interval.js';
 // pipeline stages (what the CLI runs)
 export { trainTeacher, SHAPES_TEACHER_RECIPE } from './pipeline/train_teacher.js';
 export { distill, SHAPES_KD_RECIPE } from './pipeline/compress.js';

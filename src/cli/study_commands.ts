@@ -185,12 +185,19 @@ export async function evaluateCommand(f: EvaluateFlags): Promise<void> {
   if (f.json) await writeJsonFile(f.json, out);
   if (f.records) await writeJsonFile(f.records, { model: out.model, teacher: out.teacher, dataset: out.dataset, splits, ...evaluation, records });
   const both = splits.prediction === splits.localization;
-  process.stdout.write(`mAP ${ev.mAP.toFixed(2)} · F1 ${ev.f1.toFixed(2)}${both ? '' : ` (${splits.prediction})`}\n`);
+  // ' [lo, hi]': the metric's 95 % bootstrap interval over test images, when there is one
+  const ci = (key: string, d: number, scale = 1) => {
+    const c = ev.ci95?.[key];
+    return c ? ` [${(scale * c[0]).toFixed(d)}, ${(scale * c[1]).toFixed(d)}]` : '';
+  };
+  process.stdout.write(`mAP ${ev.mAP.toFixed(2)}${ci('mAP', 2)} · F1 ${ev.f1.toFixed(2)}${ci('f1', 2)}${both ? '' : ` (${splits.prediction})`}\n`);
   for (const [m, e] of Object.entries(ev.attribution)) {
-    process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)} · pointing ${(100 * e.pointing).toFixed(1)} % (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
-      + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)} · spearman ${e.agreement.spearman.toFixed(3)} · top15%IoU ${e.agreement.topkIoU.toFixed(3)}` : '')
+    process.stdout.write(`${m}: AUC ${e.auc.toFixed(3)}${ci(`${m}.auc`, 3)} · pointing ${(100 * e.pointing).toFixed(1)} %${ci(`${m}.pointing`, 1, 100)} (${e.localization.nCounted} ${both ? '' : `${splits.localization} `}pairs)`
+      + (e.agreement ? ` · agreement cosine ${e.agreement.cosine.toFixed(3)}${ci(`${m}.cosine`, 3)} · spearman ${e.agreement.spearman.toFixed(3)}${ci(`${m}.spearman`, 3)}`
+        + ` · top15%IoU ${e.agreement.topkIoU.toFixed(3)}${ci(`${m}.topkIoU`, 3)}` : '')
       + conservationText(e.conservation) + faithfulnessText(e.faithfulness) + '\n');
   }
+  if (ev.ciMethod) process.stdout.write(`[lo, hi]: ${ev.ciMethod.description}\n`);
   if (ev.matchedMapCosine) process.stdout.write(`matched-layer map cosine ${ev.matchedMapCosine.mean.toFixed(3)} (median ${ev.matchedMapCosine.median.toFixed(3)}, ${ev.matchedMapCosine.n} images)\n`);
   net.dispose();
 }

@@ -40,37 +40,61 @@ export function averagePrecisions(
   if (nPos === 0) return { raw: NaN, interpolated: NaN };
 
   const order = argsortAscending(scores); // walk it from the end: descending scores
-  // One entry per distinct threshold: precision and recall increment.
-  const prec = new Float64Array(n);
-  const dRec = new Float64Array(n);
+  // One entry per distinct threshold (tie group), highest first: its positives and negatives.
+  const groupPos = new Float64Array(n);
+  const groupNeg = new Float64Array(n);
   let m = 0;
-  let tp = 0;
-  let fp = 0;
   let end = n; // exclusive end of the current tie group in `order`
   while (end > 0) {
     const s = scores[order[end - 1]];
     let start = end - 1;
     while (start > 0 && scores[order[start - 1]] === s) start--;
-    let groupPos = 0;
-    for (let r = start; r < end; r++) if (labels[order[r]] !== 0) groupPos++;
-    tp += groupPos;
-    fp += end - start - groupPos;
-    prec[m] = tp / (tp + fp);
-    dRec[m] = groupPos / nPos;
+    let pos = 0;
+    for (let r = start; r < end; r++) if (labels[order[r]] !== 0) pos++;
+    groupPos[m] = pos;
+    groupNeg[m] = end - start - pos;
     m++;
     end = start;
   }
+  return averagePrecisionsOfGroups(groupPos, groupNeg, m);
+}
 
+/**
+ * Both AP variants from the counts at each distinct threshold, highest threshold first: group k
+ * holds `groupPos[k]` positives and `groupNeg[k]` negatives tied at t_k (k < `groups`). Counts may
+ * be any non-negative numbers, e.g. how often a bootstrap resample drew each item: a list with
+ * item i repeated w_i times has exactly these weighted counts, so its AP is computed here without
+ * building or sorting the list. NaN for both when there is no positive. O(groups).
+ */
+export function averagePrecisionsOfGroups(
+  groupPos: ArrayLike<number>,
+  groupNeg: ArrayLike<number>,
+  groups: number,
+  scratch: Float64Array = new Float64Array(groups),
+): AveragePrecisionPair {
+  let nPos = 0;
+  for (let k = 0; k < groups; k++) nPos += groupPos[k];
+  if (nPos === 0) return { raw: NaN, interpolated: NaN };
+  const prec = scratch; // precision at each threshold
+  let tp = 0;
+  let fp = 0;
   let raw = 0;
-  for (let k = 0; k < m; k++) raw += dRec[k] * prec[k];
-  // Interpolated precision: running maximum from the lowest threshold upwards.
+  for (let k = 0; k < groups; k++) {
+    tp += groupPos[k];
+    fp += groupNeg[k];
+    // an empty group (a resample drew none of its items) adds no recall: its precision is unused
+    prec[k] = tp + fp > 0 ? tp / (tp + fp) : 0;
+    raw += (groupPos[k] / nPos) * prec[k];
+  }
+  // Interpolated precision: running maximum from the lowest threshold upwards (then summed in
+  // the same order as `raw`, so results stay bit-identical to the list-based computation).
   let best = 0;
-  for (let k = m - 1; k >= 0; k--) {
+  for (let k = groups - 1; k >= 0; k--) {
     if (prec[k] > best) best = prec[k];
     prec[k] = best;
   }
   let interpolated = 0;
-  for (let k = 0; k < m; k++) interpolated += dRec[k] * prec[k];
+  for (let k = 0; k < groups; k++) interpolated += (groupPos[k] / nPos) * prec[k];
   return { raw, interpolated };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { averagePrecision, averagePrecisions } from './average_precision.js';
+import { averagePrecision, averagePrecisions, averagePrecisionsOfGroups } from './average_precision.js';
 import { Rng } from '../engine/random.js';
 
 /** Seeded uniform [0,1) stream for randomised property tests. */
@@ -100,4 +100,17 @@ test('random lists with ties vs brute force', () => {
     close(got.interpolated, want.interp, 1e-12);
     assert.ok(got.interpolated >= got.raw - 1e-15);
   }
+});
+
+test('averagePrecisionsOfGroups: weighted tie groups = the list with items repeated; empty groups change nothing', () => {
+  // thresholds 0.9 > 0.8 > 0.7: (0 pos, 1 neg), (1 pos, 0 neg), (1 pos, 0 neg) is the spec check
+  const spec = averagePrecisionsOfGroups([0, 1, 1], [1, 0, 0], 3);
+  assert.deepEqual(spec, averagePrecisions([0.9, 0.8, 0.7], [0, 1, 1]));
+  close(spec.raw, 0.583333);
+  close(spec.interpolated, 0.666667);
+  // weights 2, 0, 3 on the groups (0.9: 1 pos + 1 neg, 0.8: 1 neg, 0.7: 1 pos)
+  const weighted = averagePrecisionsOfGroups([2, 0, 3], [2, 0, 0], 3);
+  assert.deepEqual(weighted, averagePrecisions([0.9, 0.9, 0.9, 0.9, 0.7, 0.7, 0.7], [1, 0, 1, 0, 1, 1, 1]));
+  assert.deepEqual(averagePrecisionsOfGroups([0, 2, 0, 3], [0, 2, 0, 0], 4), weighted);
+  assert.ok(Number.isNaN(averagePrecisionsOfGroups([0, 0], [3, 1], 2).raw));
 });

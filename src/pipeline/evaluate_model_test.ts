@@ -21,6 +21,7 @@ import { predictionMetrics } from '../eval/prediction_metrics.js';
 import { GraphNet } from '../models/graph/graph_net.js';
 import { vggPreset } from '../models/vgg_config.js';
 import { computePairMaps, evalSplitsFor, evaluateModel, maskPairs } from './evaluate_model.js';
+import { predictionIntervals } from './metric_intervals.js';
 
 tf.enableProdMode();
 await tf.setBackend('cpu');
@@ -106,6 +107,39 @@ test('evaluateModel on shapes: both groups on test, as before', async () => {
     assert.deepEqual(ev.splits, { prediction: 'test', localization: 'test' });
     assert.deepEqual([...seen], ['test']);
     assert.equal(ev.mAP, predictionMetrics(await collectLogits(snet, shapes, 'test')).mAP);
+  } finally {
+    snet.dispose();
+  }
+});
+
+test('evaluateModel: bootstrap intervals over test images next to the point values, seeded, optional', async () => {
+  const shapes = createShapesDataset({ imageSize: 32, sizes: { train: 2, val: 2, test: 12 }, statsSamples: 2 });
+  const snet = GraphNet.create(vggPreset({ width: 32, imageSize: 32, numClasses: 10 }), 3);
+  try {
+    const pairs = maskPairs(shapes, 'test');
+    const teacherMaps = new Map([['gradcam', computePairMaps(snet, shapes, 'test', pairs, 'gradcam')]]);
+    const opts = { data: shapes, methods: ['gradcam'], quiet: true, teacherMaps, seed: 4, bootstrap: { resamples: 200 } };
+    const ev = await evaluateModel(snet, opts);
+    assert.deepEqual(ev.ciMethod && { kind: ev.ciMethod.kind, level: ev.ciMethod.level, resamples: ev.ciMethod.resamples, seed: ev.ciMethod.seed },
+      { kind: 'percentile bootstrap over test images', level: 0.95, resamples: 200, seed: 4 });
+    const ci = ev.ci95!;
+    const a = ev.attribution.gradcam;
+    const point: Record<string, number> = { mAP: ev.mAP, f1: ev.f1, 'gradcam.auc': a.auc, 'gradcam.pointing': a.pointing,
+      'gradcam.cosine': a.agreement!.cosine, 'gradcam.spearman': a.agreement!.spearman, 'gradcam.topkIoU': a.agreement!.topkIoU };
+    // every defined metric has an interval, and only those
+    assert.deepEqual(Object.keys(ci).sort(), Object.keys(point).filter((k) => Number.isFinite(point[k])).sort());
+    assert.ok(ci.mAP && ci.f1 && ci['gradcam.cosine'], 'mAP, F1 and cosine are defined here');
+    for (const [k, [lo, hi]] of Object.entries(ci)) assert.ok(lo <= hi, `${k}: [${lo}, ${hi}]`);
+    // agreement of a network with itself is 1 on every pair, so on every resample
+    assert.deepEqual(ci['gradcam.cosine'], [1, 1]);
+    // mAP and F1: the intervals of the prediction split's logits, with the evaluation's seed
+    assert.deepEqual({ mAP: ci.mAP, f1: ci.f1 },
+      predictionIntervals(await collectLogits(snet, shapes, 'test'), { mAP: ev.mAP, f1: ev.f1 }, { resamples: 200, seed: 4 }));
+    assert.deepEqual((await evaluateModel(snet, opts)).ci95, ci, 'same seed, same intervals');
+    const none = await evaluateModel(snet, { ...opts, bootstrap: false });
+    assert.equal(none.ci95, undefined);
+    assert.equal(none.ciMethod, undefined);
+    assert.equal(none.mAP, ev.mAP);
   } finally {
     snet.dispose();
   }

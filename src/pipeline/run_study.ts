@@ -33,6 +33,7 @@ import { DEFAULT_TOPK_PERCENTS, HEADLINE_TOPK_PERCENT } from '../eval/localizati
 import { SHAPES_PRUNE_RECIPE, structuredPruneAndFineTune, type UnstructuredRound, unstructuredPruneRounds } from './prune.js';
 import { SHAPES_TEACHER_RECIPE, trainTeacher } from './train_teacher.js';
 import { type TrainRecipe, withEpochs } from './train_to_checkpoints.js';
+import type { IntervalMethod, MetricIntervals } from './metric_intervals.js';
 
 export interface StudyVariant {
   /** Row name in results.json, e.g. 'kd+wcam'. */
@@ -210,6 +211,11 @@ export interface ResultRow {
   attribution: Record<string, AttributionRow>;
   /** Cosine of the teacher's and this model's SWA maps at the matched layer (spec §3); absent on the teacher's row. */
   matchedMapCosine?: Summary;
+  /**
+   * 95 % bootstrap intervals over test images of this row's metrics, keyed 'mAP', 'f1', '<method>.auc', '<method>.pointing',
+   * '<method>.cosine' … ([lo, hi] in the metric's units; `StudyResults.ciMethod` says which interval). Absent in older results.
+   */
+  ci95?: MetricIntervals;
   checkpoint: string;
   trainSeconds: number;
 }
@@ -258,6 +264,8 @@ export interface StudyResults {
   sanity?: Record<string, SanityResult>;
   /** Evaluation options the study ran with (pointing tolerance, void as background, agreement pairs). */
   evaluation?: StudyEvaluationOptions;
+  /** Which interval the rows' `ci95` are (percentile bootstrap over test images, level, resamples, seed). */
+  ciMethod?: IntervalMethod;
   stages: { name: string; seconds: number }[];
 }
 
@@ -339,7 +347,7 @@ async function row(name: string, compression: string, matching: MatchingConfig |
   return {
     name, compression, match: matchName(matching), beta: matching?.beta ?? 0, stochastic: matching?.stochastic ?? 0,
     ...(await sizeFields(net, checkpoint)), mAP: ev.mAP, f1: ev.f1, prediction: ev.prediction, attribution: attributionRows(ev, pairs),
-    ...(ev.matchedMapCosine ? { matchedMapCosine: ev.matchedMapCosine } : {}), checkpoint, trainSeconds,
+    ...(ev.matchedMapCosine ? { matchedMapCosine: ev.matchedMapCosine } : {}), ...(ev.ci95 ? { ci95: ev.ci95 } : {}), checkpoint, trainSeconds,
   };
 }
 
@@ -487,8 +495,9 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
   // the teacher's own localisation maps are its agreement maps on the default pair set
   const teacherOwn = evaluation.agreementPairs === 'bothPositive' ? { ownMaps: teacherMaps } : {};
   const studentOpts = { ...evalOpts, teacherMaps, teacherNet: t.net };
-  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net,
-    evaluated('teacher', await evaluateModel(t.net, { ...evalOpts, ...teacherOwn, keepRecords, label: 'teacher' })), t.bestDir, t.seconds, evaluation.agreementPairs)];
+  const teacherEvaluation = await evaluateModel(t.net, { ...evalOpts, ...teacherOwn, keepRecords, label: 'teacher' });
+  const ciMethod = teacherEvaluation.ciMethod;
+  const models: ResultRow[] = [await row('teacher', 'none', undefined, t.net, evaluated('teacher', teacherEvaluation), t.bestDir, t.seconds, evaluation.agreementPairs)];
   for (const s of students) {
     models.push(await row(s.variant.name, s.variant.compression, s.variant.matching, s.net,
       evaluated(s.variant.name, await evaluateModel(s.net, { ...studentOpts, keepRecords, label: s.variant.name })), s.dir, s.seconds));
@@ -506,7 +515,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
       const ev = r === p.rounds.at(-1)
         ? { mAP: final.mAP, f1: final.f1, attribution: final.attribution }
         : await withCheckpoint(dir, async (net) => {
-          const e = await evaluateModel(net, { ...studentOpts, teacherNet: undefined, faithfulness: undefined, methods: seriesMethods, label: `${p.name} round ${r.round}` });
+          // series points carry no intervals: no bootstrap for the intermediate rounds
+          const e = await evaluateModel(net, { ...studentOpts, teacherNet: undefined, faithfulness: undefined, bootstrap: false, methods: seriesMethods, label: `${p.name} round ${r.round}` });
           return { mAP: e.mAP, f1: e.f1, attribution: attributionRows(e) };
         });
       points.push({ round: r.round, sparsity: r.sparsity, nonZeroParams: r.nonZeroParams, flopsEffective: 2 * r.sparseMacs,
@@ -529,7 +539,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<StudyResults> {
 
   const results: StudyResults = {
     dataset: data.info.name, split: splits.prediction, splits, preset: preset.name, seed, apc: APC_VERSION, backend: currentBackend()?.name, backendDetail: backendDetail(), models, series, stages,
-    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}), evaluation,
+    arch, ...(skipped.length ? { skipped } : {}), ...(sanity ? { sanity } : {}), evaluation, ...(ciMethod ? { ciMethod } : {}),
   };
   if (opts.recordsFile) await writeJsonFile(opts.recordsFile, { dataset: data.info.name, splits, evaluation, models: records });
   // ── report (issue 7; owned by src/report) ─────────────────────────────────────────────────
@@ -567,14 +577,25 @@ export function formatResultsTable(results: StudyResults, method = 'gradcam', op
   const f = (x: number | undefined, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x.toFixed(d));
   const lines = results.models.map((m) => {
     const a = m.attribution[method];
+    // value ± half the width of its 95 % interval when recorded (the exact [lo, hi] are in results.json and the report)
+    const pm = (x: number | undefined, key: string, d: number, scale = 1) => {
+      const ci = m.ci95?.[key];
+      return f(x === undefined ? undefined : scale * x, d) + (ci && x !== undefined && Number.isFinite(x) ? `±${f((scale * (ci[1] - ci[0])) / 2, d)}` : '');
+    };
     return [m.name, m.params.toLocaleString('en-US'), m.sparsity === undefined ? '–' : `${f(100 * m.sparsity, 1)} %`,
-      f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), f(m.mAP), f(m.f1), f(a?.auc, 3),
-      f(a ? a.pointing * 100 : undefined, 1), f(a?.agreement.cosine, 3), f(a?.agreement.spearman, 3), f(a?.agreement.topkIoU, 3),
+      f(m.flopsEffective === undefined ? undefined : m.flopsEffective / 1e6, 1), pm(m.mAP, 'mAP', 2), pm(m.f1, 'f1', 2), pm(a?.auc, `${method}.auc`, 3),
+      pm(a?.pointing, `${method}.pointing`, 1, 100), pm(a?.agreement.cosine, `${method}.cosine`, 3), pm(a?.agreement.spearman, `${method}.spearman`, 3),
+      pm(a?.agreement.topkIoU, `${method}.topkIoU`, 3),
       ...(options.faithfulness ? [f(a?.faithfulness?.deletionAuc, 3), f(a?.faithfulness?.insertionAuc, 3)] : [])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
+  if (results.models.some((m) => m.ci95 && Object.keys(m.ci95).length > 0)) {
+    const c = results.ciMethod;
+    table.push('', `±: half the width of the ${c ? `${100 * c.level} % percentile bootstrap interval over test images (${c.resamples} resamples, seed ${c.seed})` : '95 % interval'}; `
+      + 'test-set sampling only, not training-seed variation (apc sweep); [lo, hi] in results.json and report.html');
+  }
   if (options.faithfulness) {
     const fa = results.models.find((m) => m.attribution[method]?.faithfulness)?.attribution[method].faithfulness;
     const most = Math.max(0, ...results.models.map((m) => m.attribution[method]?.faithfulness?.nPairs ?? 0));

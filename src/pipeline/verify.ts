@@ -90,8 +90,9 @@ export async function verifyStudent(teacher: GraphNet, student: GraphNet, opts: 
   const methods = opts.methods;
   const quiet = opts.quiet ?? true;
   const teacherMaps = await teacherAgreementMaps(teacher, { data, methods, agreementPairs: 'teacherTop1' });
-  const t = await evaluateModel(teacher, { data, methods, quiet, label: 'teacher' });
-  const s = await evaluateModel(student, { data, methods, quiet, label: 'student', teacherMaps, agreementPairs: 'teacherTop1', keepRecords: true });
+  // the gate compares point values: no bootstrap intervals
+  const t = await evaluateModel(teacher, { data, methods, quiet, label: 'teacher', bootstrap: false });
+  const s = await evaluateModel(student, { data, methods, quiet, label: 'student', teacherMaps, agreementPairs: 'teacherTop1', keepRecords: true, bootstrap: false });
   const checks: VerifyCheck[] = [];
   const mapDrop = t.mAP - s.mAP;
   checks.push({ name: 'mAP drop', teacher: t.mAP, student: s.mAP, value: mapDrop, threshold: thresholds.maxMapDrop, rule: 'max', passed: mapDrop <= thresholds.maxMapDrop });

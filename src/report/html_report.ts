@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../engine/files.js';
 import { colormapRgb, DEFAULT_COLORMAP, isColormap } from './colormap.js';
 import {
-  betaSweeps, finalRows, hasMatching, headlineMethod, isTeacher, num, orderForComparison, parseReportResults,
+  betaSweeps, finalRows, hasMatching, headlineMethod, isTeacher, metricInterval, num, orderForComparison, parseReportResults,
   pruningSeries, type ReportResults, type ReportRow, type ReportSanity, resultMethods, sparsityFraction,
 } from './report_data.js';
 import { HEATMAP_DIR, heatmapFile, type HeatmapManifest, MANIFEST_FILE } from './heatmap_manifest.js';
@@ -121,6 +121,24 @@ export function bestRows(rows: readonly ReportRow[], col: SummaryColumn): Set<nu
   return new Set(cands.filter((c) => col.format(c.v) === label).map((c) => c.i));
 }
 
+/** `[lo, hi]` in a column's format; a unit both ends share ('%') is written once, after hi. */
+export function formatInterval(format: (v: number) => string, [lo, hi]: readonly [number, number]): string {
+  const a = format(lo), b = format(hi);
+  const unit = /\s*[^\d\s.,−-]+$/.exec(b)?.[0];
+  return `[${unit && a.endsWith(unit) ? a.slice(0, -unit.length) : a}, ${b}]`;
+}
+
+/** The summary note's sentence on intervals (none when no row records one: older results render as before). */
+function intervalNote(results: ReportResults, rows: readonly ReportRow[]): string {
+  if (!rows.some((r) => r.ci95 && typeof r.ci95 === 'object' && Object.keys(r.ci95).length > 0)) return '';
+  const m = results.ciMethod ?? undefined;
+  const level = num(m?.level), resamples = num(m?.resamples), seed = num(m?.seed);
+  const kind = m?.kind === 'percentile bootstrap over test images' || m?.kind === undefined
+    ? `percentile bootstrap interval over the test images (${resamples === undefined ? '' : `${resamples} resamples, `}seed ${seed ?? DASH}; mAP and F1 recomputed on each resample, localisation and agreement means with all pairs of an image together)`
+    : m.kind;
+  return ` <span class="ci">[lo, hi]</span> under a value: its ${esc(level === undefined ? 95 : 100 * level)} % ${esc(kind)}. It reflects test-set sampling only, not training-seed variation (<code>apc sweep</code> gives intervals over seeds); highlighting compares the values, not their intervals.`;
+}
+
 function matchingLabel(r: ReportRow): string {
   if (isTeacher(r)) return DASH;
   const m = r.match ?? DASH;
@@ -153,7 +171,9 @@ function summaryTable(rows: readonly ReportRow[], methods: readonly string[], co
       const v = c.value(r);
       const cls = ['num', ...(best[ci].has(ri) ? ['best'] : []), ...(ci > 0 && cols[ci - 1].group !== c.group ? ['group-start'] : [])];
       const tip = c.tooltip?.(r);
-      cells.push(`<td data-col="${esc(c.key)}" class="${cls.join(' ')}"${tip ? ` title="${esc(tip)}"` : ''}>${v === undefined ? DASH : esc(c.format(v))}</td>`);
+      const interval = v === undefined ? undefined : metricInterval(r, c.key);
+      const shown = interval ? `<span class="ci">${esc(formatInterval(c.format, interval))}</span>` : '';
+      cells.push(`<td data-col="${esc(c.key)}" class="${cls.join(' ')}"${tip ? ` title="${esc(tip)}"` : ''}>${v === undefined ? DASH : esc(c.format(v))}${shown}</td>`);
     });
     out.push(`<tr data-model="${esc(r.name)}"${isTeacher(r) ? ' class="teacher"' : ''}>${cells.join('')}</tr>`);
   });
@@ -266,16 +286,18 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
   }
   for (const sw of sweeps) {
     const a = (r: ReportRow) => r.attribution?.[method]?.agreement;
-    const metrics: [string, (r: ReportRow) => number | undefined][] = [
-      ['cosine', (r) => num(a(r)?.cosine)], ['Spearman', (r) => num(a(r)?.spearman)], ['top-15 % IoU', (r) => num(a(r)?.topkIoU)],
+    const metrics: [string, string, (r: ReportRow) => number | undefined][] = [
+      ['cosine', 'cosine', (r) => num(a(r)?.cosine)], ['Spearman', 'spearman', (r) => num(a(r)?.spearman)], ['top-15 % IoU', 'topkIoU', (r) => num(a(r)?.topkIoU)],
     ];
     const betas = sw.rows.map((r) => num(r.beta)!);
     const xDomain: [number, number] = [Math.min(...betas), Math.max(...betas)];
     const base = sw.baseline;
-    const agreement: PlotSeries[] = metrics.map(([label, f], i) => ({ label, color: PALETTE[i], points: sw.rows.map((r) => ({ x: num(r.beta)!, y: f(r) ?? NaN })) }));
-    const mAP: PlotSeries[] = [{ label: 'mAP', color: PALETTE[0], points: sw.rows.map((r) => ({ x: num(r.beta)!, y: num(r.mAP) ?? NaN })) }];
+    // each point with its recorded interval (an error bar), when the row has one
+    const point = (r: ReportRow, y: number | undefined, key: string) => ({ x: num(r.beta)!, y: y ?? NaN, yCi: metricInterval(r, key) });
+    const agreement: PlotSeries[] = metrics.map(([label, key, f], i) => ({ label, color: PALETTE[i], points: sw.rows.map((r) => point(r, f(r), `${method}.${key}`)) }));
+    const mAP: PlotSeries[] = [{ label: 'mAP', color: PALETTE[0], points: sw.rows.map((r) => point(r, num(r.mAP), 'mAP')) }];
     if (base) {
-      metrics.forEach(([label, f], i) => {
+      metrics.forEach(([label, , f], i) => {
         const v = f(base);
         if (v !== undefined) agreement.push({ label: `${label}, ${base.name}`, color: PALETTE[i], dashed: true, points: xDomain.map((x) => ({ x, y: v })) });
       });
@@ -285,7 +307,9 @@ function plotSection(results: ReportResults, rows: readonly ReportRow[], methods
     out.push(`<div class="plots" data-sweep="${esc(sw.label)}">`);
     out.push(linePlot({ title: `${sw.label}: ${method} agreement vs β`, xLabel: 'β (log scale)', yLabel: 'agreement with teacher', series: agreement, xScale: 'log', xDomain }));
     out.push(linePlot({ title: `${sw.label}: mAP vs β`, xLabel: 'β (log scale)', yLabel: 'mAP', series: mAP, xScale: 'log', xDomain }));
-    out.push(`</div><p class="note">Rows: ${esc(sw.rows.map((r) => `${r.name} (β ${num(r.beta)})`).join(', '))}${base ? `; dashed: ${esc(base.name)} without matching` : ''}.</p>`);
+    const bars = sw.rows.some((r) => metricInterval(r, 'mAP') || metrics.some(([, key]) => metricInterval(r, `${method}.${key}`)))
+      ? ' Bars: 95 % bootstrap intervals over test images (test-set sampling, not training seeds).' : '';
+    out.push(`</div><p class="note">Rows: ${esc(sw.rows.map((r) => `${r.name} (β ${num(r.beta)})`).join(', '))}${base ? `; dashed: ${esc(base.name)} without matching` : ''}.${bars}</p>`);
   }
   out.push('</section>');
   return out.join('\n');
@@ -445,6 +469,8 @@ table.summary th.name { font-weight: 600; }
 table.summary tr.teacher { background: #fafafa; }
 table.summary tbody tr:hover { background: #f0f4fa; }
 table.summary td.best { background: var(--best); font-weight: 700; }
+table.summary td .ci { display: block; font-size: 11px; font-weight: normal; color: var(--muted); }
+.note .ci { color: var(--muted); font-size: 12px; }
 table.summary tr.fail { background: #fde8e8; color: #a4161a; font-weight: 600; }
 .group-start { border-left: 1px solid var(--line); }
 .controls { display: flex; align-items: center; gap: 24px; margin: 8px 0 12px; }
@@ -522,7 +548,7 @@ export function renderReport(input: RenderReportInput): string {
 </header>
 <main>
 <section id="summary-section"><h2>Summary</h2>
-<p class="note">Prediction on the ${esc(results.split ?? 'test')} split (mAP and F1 ×100); per attribution method the localisation metrics (pixel ROC-AUC, pointing game) and the agreement of the model's maps with the teacher's (cosine, Spearman, top-15 % IoU). <span class="legend-best">Highlighted</span>: best value in its column (ties at the shown precision all marked; the teacher is not a candidate for agreement). ${DASH} = not measured.${hidden > 0 ? ` ${esc(hidden)} intermediate pruning rounds are plotted below, not listed.` : ''}</p>
+<p class="note">Prediction on the ${esc(results.split ?? 'test')} split (mAP and F1 ×100); per attribution method the localisation metrics (pixel ROC-AUC, pointing game) and the agreement of the model's maps with the teacher's (cosine, Spearman, top-15 % IoU). <span class="legend-best">Highlighted</span>: best value in its column (ties at the shown precision all marked; the teacher is not a candidate for agreement). ${DASH} = not measured.${intervalNote(results, rows)}${hidden > 0 ? ` ${esc(hidden)} intermediate pruning rounds are plotted below, not listed.` : ''}</p>
 ${summaryTable(rows, methods)}
 </section>
 ${heatmapSection(input.manifest, input.manifestProblem, rows, input.imageSrc)}

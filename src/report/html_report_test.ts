@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { HEATMAP_DIR, heatmapFile, type HeatmapManifest, MANIFEST_FILE, safeDirName } from './heatmap_manifest.js';
-import { bestRows, formatBytes, formatSeconds, formatSi, renderReport, summaryColumns, writeReport } from './html_report.js';
+import { bestRows, formatBytes, formatInterval, formatSeconds, formatSi, renderReport, summaryColumns, writeReport } from './html_report.js';
 import type { ReportResults } from './report_data.js';
 
 const EVIL = '<b>"x&y</b>';
@@ -203,6 +203,13 @@ test('a β sweep and per-round pruning rows produce plots; intermediate rounds a
   assert.match(html, /<svg [^>]*aria-label="mAP vs sparsity"/);
   assert.match(html, /data-sweep="kd\+wcam"/);
   assert.match(html, /aria-label="kd\+wcam: gradcam agreement vs β"/);
+  assert.doesNotMatch(html, /class="error-bar"|Bars: 95 %/, 'no intervals recorded: no bars');
+  // with intervals on the sweep's rows, the β plots draw them as error bars and say what they are
+  const withCi = rows.map((r) => (r.name.startsWith('kd+wcam') ? { ...r, ci95: { mAP: [r.mAP! - 2, r.mAP! + 3], 'gradcam.cosine': [0.8, 0.95] } } : r));
+  const html2 = renderReport({ results: { ...RESULTS, models: withCi }, imageSrc: () => undefined, generated: new Date(0) });
+  const sweep = /<div class="plots" data-sweep="kd\+wcam">([\s\S]*?)<\/div><p class="note">([^<]*)<\/p>/.exec(html2)!;
+  assert.equal((sweep[1].match(/class="error-bar"/g) ?? []).length, 4, 'mAP and cosine at both β');
+  assert.match(sweep[2], /Bars: 95 % bootstrap intervals over test images/);
 });
 
 test('number formats', () => {
@@ -304,4 +311,41 @@ test('results without faithfulness or sanity render and say so', () => {
   assert.match(html, /id="no-faithfulness"/);
   assert.match(html, /id="no-sanity"/);
   assert.doesNotMatch(html, /id="faithfulness-table"/);
+});
+
+test('bootstrap intervals: [lo, hi] in small grey text under each value that has one, and the note says which interval', () => {
+  const [teacher, kd, kdWcam, ...rest] = RESULTS.models;
+  const results: ReportResults = {
+    ...RESULTS,
+    ciMethod: { kind: 'percentile bootstrap over test images', level: 0.95, resamples: 1000, seed: 7 },
+    models: [
+      { ...teacher, ci95: { mAP: [77.5, 82.25], 'gradcam.pointing': [0.55, 0.65] } },
+      // malformed or reversed entries are ignored, not shown
+      { ...kd, ci95: { mAP: [58, 'x'], f1: [52, 48], 'gradcam.auc': null, 'gradcam.cosine': [0.75, 0.85] } },
+      { ...kdWcam, ci95: 'broken' as unknown as Record<string, unknown> },
+      ...rest,
+    ],
+  };
+  const html = renderReport({ results, imageSrc: () => undefined, generated: new Date(0) });
+  const t = cells(html, 'teacher');
+  assert.equal(t.get('mAP')!.text, '80.0<span class="ci">[77.5, 82.3]</span>');
+  assert.equal(t.get('gradcam.pointing')!.text, '60.0 %<span class="ci">[55.0, 65.0 %]</span>');
+  assert.equal(t.get('f1')!.text, '70.0', 'no interval recorded: the value alone');
+  const k = cells(html, 'kd');
+  assert.equal(k.get('gradcam.cosine')!.text, '0.800<span class="ci">[0.750, 0.850]</span>');
+  for (const key of ['mAP', 'f1', 'gradcam.auc']) assert.ok(!k.get(key)!.text.includes('class="ci"'), key);
+  assert.ok(!summaryBody(html).match(/data-model="kd\+wcam"[^\n]*class="ci"/), 'a non-object ci95 shows nothing');
+  assert.deepEqual(bestOf(html, 'mAP'), ['teacher'], 'highlighting still compares the values');
+  const note = /<section id="summary-section">[\s\S]*?<p class="note">([\s\S]*?)<\/p>/.exec(html)![1];
+  assert.match(note, /95 % percentile bootstrap interval over the test images \(1000 resamples, seed 7;/);
+  assert.match(note, /test-set sampling only, not training-seed variation/);
+  // results without intervals: no interval markup and no note
+  const old = renderReport({ results: RESULTS, imageSrc: () => undefined, generated: new Date(0) });
+  assert.ok(!summaryBody(old).includes('class="ci"'));
+  assert.ok(!old.includes('bootstrap'));
+});
+
+test('formatInterval writes a shared unit once', () => {
+  assert.equal(formatInterval((v) => `${(100 * v).toFixed(1)} %`, [0.5, 0.625]), '[50.0, 62.5 %]');
+  assert.equal(formatInterval((v) => v.toFixed(3), [-0.25, 0.5]), '[-0.250, 0.500]');
 });

@@ -65,6 +65,17 @@ export interface ReportRow {
   attribution?: Record<string, ReportMethodRecord | null | undefined>;
   /** Checkpoint directory of the model. */
   checkpoint?: string;
+  /** 95 % intervals [lo, hi] keyed like the summary columns ('mAP', 'gradcam.auc' …); older results lack them. */
+  ci95?: Record<string, unknown> | null;
+}
+
+/** Which interval the rows' `ci95` are (results.json `ciMethod`). */
+export interface ReportIntervalMethod {
+  kind?: string;
+  level?: number | null;
+  resamples?: number | null;
+  seed?: number | null;
+  description?: string;
 }
 
 export interface ReportResults {
@@ -90,6 +101,8 @@ export interface ReportResults {
   skipped?: { what?: unknown; reason?: unknown }[];
   /** Per method, the teacher's sanity check; older results lack it. */
   sanity?: Record<string, ReportSanity | null | undefined>;
+  /** What the rows' `ci95` intervals are; older results lack it. */
+  ciMethod?: ReportIntervalMethod | null;
 }
 
 /** A finite number or undefined (null, NaN, strings → undefined). */
@@ -99,6 +112,14 @@ export function num(v: unknown): number | undefined {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A row's interval of one metric (key as the summary column's), when recorded as two finite numbers lo ≤ hi. */
+export function metricInterval(r: ReportRow, key: string): [number, number] | undefined {
+  const ci = isRecord(r.ci95) ? r.ci95[key] : undefined;
+  if (!Array.isArray(ci) || ci.length !== 2) return undefined;
+  const lo = num(ci[0]), hi = num(ci[1]);
+  return lo !== undefined && hi !== undefined && lo <= hi ? [lo, hi] : undefined;
 }
 
 /** Validates the minimum the report needs (an object with a `models` array of named rows). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  betaSweeps, finalRows, num, orderForComparison, parseReportResults, pruningSeries, type ReportResults, type ReportRow, resultMethods,
+  betaSweeps, finalRows, metricInterval, num, orderForComparison, parseReportResults, pruningSeries, type ReportResults, type ReportRow, resultMethods,
 } from './report_data.js';
 
 const agree = (cosine: number) => ({ gradcam: { auc: 0.9, pointing: 0.5, agreement: { cosine, spearman: cosine, topkIoU: cosine, n: 3 } } });
@@ -84,4 +84,12 @@ test('betaSweeps: rows differing only by β form a sweep, with the β = 0 row of
   assert.deepEqual(s[0].rows.map((r) => r.name), ['kd+wcam-b1', 'kd+wcam-b10', 'kd+wcam']);
   assert.equal(s[0].baseline?.name, 'kd');
   assert.deepEqual(betaSweeps(rows.filter((r) => !r.name.startsWith('kd+wcam-'))), [], 'one β per group is no sweep');
+});
+
+test('metricInterval: two finite numbers lo ≤ hi, else nothing (older rows have no ci95)', () => {
+  const row: ReportRow = { name: 'a', ci95: { mAP: [60, 65.5], f1: [3, 2], 'gradcam.auc': [null, 0.9], 'gradcam.cosine': [0.1, 0.2, 0.3], x: 'y' } };
+  assert.deepEqual(metricInterval(row, 'mAP'), [60, 65.5]);
+  for (const key of ['f1', 'gradcam.auc', 'gradcam.cosine', 'x', 'missing']) assert.equal(metricInterval(row, key), undefined, key);
+  assert.equal(metricInterval({ name: 'old' }, 'mAP'), undefined);
+  assert.equal(metricInterval({ name: 'null', ci95: null }, 'mAP'), undefined);
 });

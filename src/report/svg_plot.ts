@@ -10,7 +10,8 @@
 /** One polyline with markers. */
 export interface PlotSeries {
   readonly label: string;
-  readonly points: readonly { readonly x: number; readonly y: number }[];
+  /** `yCi`: an interval of y drawn as a vertical bar through the marker (skipped unless both ends are finite). */
+  readonly points: readonly { readonly x: number; readonly y: number; readonly yCi?: readonly [number, number] }[];
   /** CSS colour (default: the palette, in order). */
   readonly color?: string;
   /** Dashed line without markers, e.g. a baseline. */
@@ -97,6 +98,8 @@ export function linePlot(opts: LinePlotOptions): string {
     points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!log || p.x > 0)).slice().sort((a, b) => a.x - b.x),
   }));
   const all = series.flatMap((s) => s.points);
+  const hasCi = (p: (typeof all)[number]): p is (typeof all)[number] & { yCi: readonly [number, number] } =>
+    !!p.yCi && Number.isFinite(p.yCi[0]) && Number.isFinite(p.yCi[1]);
 
   const legendW = Math.min(240, 30 + 6.6 * Math.max(6, ...series.map((s) => s.label.length + (s.points.length ? 0 : 10))));
   const W = opts.width ?? Math.round(340 + legendW); // the plot area keeps its width whatever the legend
@@ -129,7 +132,7 @@ export function linePlot(opts: LinePlotOptions): string {
   }
 
   const xs = all.map((p) => p.x);
-  const ys = all.map((p) => p.y);
+  const ys = all.flatMap((p) => (hasCi(p) ? [p.y, p.yCi[0], p.yCi[1]] : [p.y]));
   const xTicks = log
     ? logTicks(opts.xDomain?.[0] ?? Math.min(...xs), opts.xDomain?.[1] ?? Math.max(...xs))
     : niceTicks(opts.xDomain?.[0] ?? Math.min(...xs), opts.xDomain?.[1] ?? Math.max(...xs), 5);
@@ -167,6 +170,7 @@ export function linePlot(opts: LinePlotOptions): string {
     parts.push(`<path d="${d}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="${width}" stroke-linejoin="round"${dash}/>`);
     if (!s.dashed) {
       for (const p of s.points) {
+        if (hasCi(p)) parts.push(`<line class="error-bar" x1="${sx(p.x)}" x2="${sx(p.x)}" y1="${sy(p.yCi[0])}" y2="${sy(p.yCi[1])}" stroke="${escapeXml(s.color)}" stroke-width="1.2"/>`);
         const tip = `<title>${escapeXml(`${s.label}: ${fx(p.x)} → ${fy(p.y)}`)}</title>`;
         const r = 2.2 + width / 2;
         parts.push(s.marker === 'square'

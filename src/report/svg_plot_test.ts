@@ -65,3 +65,18 @@ test('linePlot: a series exactly covered by a later one is drawn wider, so both 
   assert.deepEqual([...svg.matchAll(/<path [^>]*stroke-width="(\d+)"/g)].map((m) => m[1]), ['5', '2', '2']);
   assert.equal((svg.match(/<rect class="marker"/g) ?? []).length, 2);
 });
+
+test('linePlot: a point with a finite yCi gets a vertical error bar, inside the y range', () => {
+  const svg = linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [
+    { label: 'a', points: [{ x: 0, y: 1, yCi: [0.5, 3] }, { x: 1, y: 2 }, { x: 2, y: 2, yCi: [NaN, 2.5] }] },
+    { label: 'ref', dashed: true, points: [{ x: 0, y: 1, yCi: [0, 9] }, { x: 2, y: 1 }] },
+  ] });
+  const bars = [...svg.matchAll(/<line class="error-bar" x1="([\d.]+)" x2="[\d.]+" y1="([\d.]+)" y2="([\d.]+)"/g)];
+  assert.equal(bars.length, 1, 'only the finite interval of the marked series');
+  const [, , yLo, yHi] = bars[0].map(Number);
+  const marker = /<circle class="marker" cx="[\d.]+" cy="([\d.]+)"/.exec(svg)!;
+  assert.ok(yHi < Number(marker[1]) && Number(marker[1]) < yLo, 'the bar runs through its marker (SVG y grows downwards)');
+  // 3 (the bar's top) sets the axis: a tick at or above it
+  const ticks = [...svg.matchAll(/<text x="[\d.]+" y="[\d.]+" text-anchor="end">([^<]+)</g)].map((m) => Number(m[1]));
+  assert.ok(Math.max(...ticks) >= 3, `${ticks}`);
+});
