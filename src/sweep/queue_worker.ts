@@ -10,6 +10,7 @@ import { Worker } from 'bullmq';
 import type { JobRecord } from './job_record.js';
 import { type SweepJob, sweepLayout } from './jobs.js';
 import { type QueuedJobData, redisConnection, SWEEP_QUEUE } from './queue_names.js';
+import { reportRedisOutages } from './redis_outage.js';
 import { JobFailedError, runJob } from './run_job.js';
 
 export interface QueueWorkerOptions {
@@ -59,7 +60,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ work
       throw new Error(`${(err as Error).message}${logPath ? ` (log: ${logPath})` : ''}`);
     }
   }, { connection, concurrency: opts.concurrency, name, lockDuration, stalledInterval: Math.max(1000, lockDuration / 2), maxStalledCount: 5 });
-  worker.on('error', (err) => log(`worker ${name}: ${err.message}`));
+  const outage = reportRedisOutages(connection, `worker ${name}`, opts.url, log);
+  worker.on('error', (err) => outage.error(err));
   await worker.waitUntilReady();
   log(`worker ${name}: waiting for jobs on ${opts.url} (queue ${SWEEP_QUEUE}, ${opts.concurrency} at once${opts.store ? `, store ${opts.store}` : ''})`);
   return {

@@ -51,7 +51,7 @@ export async function runSweep(opts: RunSweepOptions): Promise<{ results: SweepR
   try {
     if (opts.queue) {
       const { runOnQueue } = await import('./queue_executor.js');
-      outcomes = await runOnQueue(jobs, { url: opts.queue, layout, retries: opts.retries ?? 2, progress, onChange: report });
+      outcomes = await runOnQueue(jobs, { url: opts.queue, layout, retries: opts.retries ?? 2, progress, onChange: report, log });
     } else {
       outcomes = await runLocal(jobs, { layout, concurrency, retries: opts.retries ?? 2, backend: opts.backend, progress, onChange: report });
     }
