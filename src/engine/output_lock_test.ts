@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireOutputLock, LOCK_FILE, OutputLockedError, processAlive } from './output_lock.js';
+import { acquireOutputLock, LOCK_FILE, lockStaleSeconds, OutputLockedError, outputLockState, processAlive } from './output_lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'apc-lock-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,4 +56,34 @@ test('a lock from another host is never taken over; an unreadable one is reporte
   assert.throws(() => acquireOutputLock(out, 'apc train'), /on elsewhere .*another host/);
   writeFileSync(join(out, LOCK_FILE), 'garbage');
   assert.throws(() => acquireOutputLock(out, 'apc train'), /unreadable/);
+});
+
+test('another host\'s lock is stale after APC_LOCK_STALE_SECONDS without a heartbeat, and taken over saying so', () => {
+  const out = join(dir, 'd');
+  acquireOutputLock(out, 'setup')();
+  const path = join(out, LOCK_FILE);
+  writeFileSync(path, JSON.stringify({ pid: 1, host: 'elsewhere', command: 'apc train', startedAt: 'x' }));
+  assert.equal(outputLockState(out).state, 'held', 'just touched: its holder counts as alive');
+  const old = new Date(Date.now() - 1000 * (lockStaleSeconds() + 5));
+  utimesSync(path, old, old);
+  const st = outputLockState(out);
+  assert.equal(st.state, 'stale');
+  const lines: string[] = [];
+  const release = acquireOutputLock(out, 'apc train', (l) => lines.push(l));
+  assert.match(lines[0], new RegExp(String.raw`of pid 1 on elsewhere .*another host, no heartbeat for \d+ s \(stale after ${lockStaleSeconds()} s\)`));
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).host, hostname());
+  release();
+  assert.equal(outputLockState(out).state, 'free');
+});
+
+test('the holder touches its lock file (heartbeat) until it releases it', async () => {
+  const out = join(dir, 'e');
+  const release = acquireOutputLock(out, 'apc train', undefined, 40);
+  const path = join(out, LOCK_FILE);
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(path, old, old);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(Date.now() - statSync(path).mtimeMs < 60_000, 'touched again');
+  release();
+  assert.ok(!existsSync(path));
 });
