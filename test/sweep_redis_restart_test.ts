@@ -195,3 +195,53 @@ test('queue: Redis restarted mid-sweep (AOF on) keeps every job; sweep and worke
     }
   }
 });
+
+test('queue: a worker stopped with SIGTERM mid-stage checkpoints it and hands the job straight back; the next worker resumes it in the same attempt', {
+  skip: haveRedis ? false : 'redis-server is not on PATH: install it (Debian: apt-get install redis-server) to run this test (.ci/run does)',
+  timeout: 900_000,
+}, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'apc-sweep-stop-'));
+  const redisDir = join(tmp, 'redis');
+  const out = join(tmp, 'sweep');
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  // a teacher long enough to be stopped mid-training (~30 s on one thread)
+  const grid = ['--preset', 'smoke', '--seeds', '0', '--compression', 'kd', '--match', 'none', '--train-limit', '512', '--epochs', '3',
+    '--limit', '8', '--attribution', 'gradcam'];
+  const procs: Proc[] = [];
+  try {
+    mkdirSync(redisDir);
+    procs.push(await startRedis(port, redisDir));
+    // a long lock: were the job left to BullMQ's stalled-job check, the second worker would wait ≥ 5 min for it
+    const first = apc('apc worker (stopped)', ['worker', '--queue', url, '--lock-seconds', '600']);
+    const sweep = apc('apc sweep', ['sweep', ...grid, '--queue', url, '--out', out]);
+    procs.push(first, sweep);
+    await until('the teacher stage to start', 300, () => /: teacher \w+ \(attempt 1\)/.test(first.output()), [first, sweep]);
+    const teacherKey = /: teacher (\w+) \(attempt 1\)/.exec(first.output())![1]!;
+    await sleep(10_000); // into training
+    first.child.kill('SIGTERM');
+    assert.equal(await exitCode(first, 120), 143, first.output());
+    assert.match(first.output(), new RegExp(`teacher ${teacherKey} stopped; back to the queue`));
+    assert.equal(pickups(first.output()).size, 1, `the stopping worker took no other job:\n${first.output()}`);
+    const teacherLog = join(out, 'logs', `${teacherKey}.log`);
+    assert.match(readFileSync(teacherLog, 'utf8'), /teacher: stopped by SIGTERM at epoch \d+, step \d+ of \d+; checkpoint written/);
+
+    const second = apc('apc worker', ['worker', '--queue', url, '--lock-seconds', '600']);
+    procs.push(second);
+    await until('the second worker to take up the teacher', 60, () => new RegExp(`teacher ${teacherKey} \\(attempt 1\\)`).test(second.output()), [second, sweep]);
+    assert.equal(await exitCode(sweep, 600), 0, sweep.output());
+    assert.match(readFileSync(teacherLog, 'utf8'), /teacher: resuming from .*last/);
+    const results = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as SweepResults;
+    assert.equal(results.counts.done, results.counts.total);
+    assert.ok(results.jobs.every((j) => j.attempts === 1), JSON.stringify(results.jobs.map((j) => [j.stage, j.attempts])));
+    rmSync(tmp, { recursive: true, force: true });
+  } finally {
+    for (const p of procs.filter(running)) p.child.kill(p.name === 'redis-server' ? 'SIGKILL' : 'SIGTERM');
+    for (const p of procs) {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = await Promise.race([p.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 20_000); })]);
+      clearTimeout(timer);
+      if (hung) p.child.kill('SIGKILL');
+    }
+  }
+});

@@ -1,5 +1,6 @@
 /** `apc worker`: flags → startQueueWorker; runs until interrupted. */
 import { type Command, InvalidArgumentError } from 'commander';
+import { InterruptedError, whileCheckpointable } from '../engine/interrupt.js';
 import { startQueueWorker } from '../sweep/queue_worker.js';
 
 function positiveInt(flag: string) {
@@ -19,10 +20,13 @@ export function registerWorkerCommand(program: Command): void {
     .option('--lock-seconds <n>', 'job lock lifetime: a dead worker\'s job is picked up again after at most about this long', positiveInt('--lock-seconds'), 30)
     .action(async (f: { queue: string; concurrency: number; store?: string; lockSeconds: number }) => {
       const { close } = await startQueueWorker({ url: f.queue, concurrency: f.concurrency, store: f.store, backend: program.opts().backend, lockSeconds: f.lockSeconds });
-      await new Promise<void>((resolve) => {
-        const stop = () => { void close().then(resolve); };
+      // a section that honours a signal: the CLI's handler then waits (a second signal stops at once)
+      // while close() asks the running stages to checkpoint and waits for them
+      const signal = await whileCheckpointable(() => new Promise<NodeJS.Signals>((resolve) => {
+        const stop = (sig: NodeJS.Signals) => { void close().then(() => resolve(sig)); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-      });
+      }));
+      throw new InterruptedError('worker stopped; its running stages wrote their checkpoints and went back to the queue', signal);
     });
 }

@@ -22,6 +22,8 @@ export interface QueueWorkerOptions {
   readonly backend?: string;
   /** Seconds a job's lock lasts without renewal: how soon a dead worker's job is picked up again (default 30). */
   readonly lockSeconds?: number;
+  /** Seconds close() waits for running stages to checkpoint and exit before killing them (default 120). */
+  readonly stopSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -36,28 +38,60 @@ function remapJob(job: SweepJob, from: string, to: string | undefined): SweepJob
   return { ...job, args: job.args.map(m), artifactDir: m(job.artifactDir), product: m(job.product) };
 }
 
-/** Starts a worker; resolves with a `close()` that stops taking jobs and kills the running children. */
+/**
+ * Starts a worker; resolves with a `close()` that stops taking jobs, asks the running children to
+ * stop (SIGTERM: a training stage writes its checkpoint first) and waits for them (SIGKILL after
+ * `stopSeconds`, default 120).
+ */
 export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ worker: Worker<QueuedJobData, JobRecord>; close: () => Promise<void> }> {
   const connection = redisConnection(opts.url);
   const name = `${hostname()}:${process.pid}`;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const children = new Set<ChildProcess>();
   const lockDuration = 1000 * (opts.lockSeconds ?? 30);
-  const worker = new Worker<QueuedJobData, JobRecord>(SWEEP_QUEUE, async (job) => {
+  let stopping = false;
+  // one entry per running processor: settles when it has finished or handed its job back
+  const settling = new Set<Promise<void>>();
+  const worker = new Worker<QueuedJobData, JobRecord>(SWEEP_QUEUE, async (job, token) => {
     const { root, job: sweepJob } = job.data;
     const local = remapJob(sweepJob, root, opts.store);
     const layout = sweepLayout(opts.store ?? root);
+    if (stopping) {
+      // fetched while close() paused the worker: straight back
+      await job.moveToWait(token).catch(() => undefined);
+      return new Promise<never>(() => undefined);
+    }
     log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} (attempt ${job.attemptsMade + 1})`);
+    let settled!: () => void;
+    const done = new Promise<void>((r) => { settled = r; });
+    settling.add(done);
+    void done.then(() => settling.delete(done));
     try {
       const record = await runJob(local, { layout, attempt: job.attemptsMade + 1, worker: name, backend: opts.backend,
-        onSpawn: (c) => { children.add(c); c.once('exit', () => children.delete(c)); } });
+        onSpawn: (c) => {
+          children.add(c);
+          c.once('exit', () => children.delete(c));
+          if (stopping) c.kill('SIGTERM'); // spawned after close() signalled the others
+        } });
       log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} done in ${record.seconds.toFixed(0)} s`);
       // the result in Redis carries the sweep's paths, whatever this machine calls them
       return { ...record, product: remapPath(record.product, layout.root, root), log: remapPath(record.log, layout.root, root) };
     } catch (err) {
+      if (stopping) {
+        // stopped by close(), not failed: back to the queue without spending an attempt. The
+        // processor never settles (close() is forced), so BullMQ neither records a failure nor
+        // fetches another job for this slot; if moveToWait fails the lock expires and the job
+        // comes back as stalled after --lock-seconds.
+        log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} stopped; back to the queue`);
+        await job.moveToWait(token).catch(() => undefined);
+        settled();
+        return new Promise<never>(() => undefined);
+      }
       const logPath = err instanceof JobFailedError ? remapPath(err.log, layout.root, root) : undefined;
       log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} failed: ${(err as Error).message}`);
       throw new Error(`${(err as Error).message}${logPath ? ` (log: ${logPath})` : ''}`);
+    } finally {
+      settled();
     }
   }, { connection, concurrency: opts.concurrency, name, lockDuration, stalledInterval: Math.max(1000, lockDuration / 2), maxStalledCount: 5 });
   const outage = reportRedisOutages(connection, `worker ${name}`, opts.url, log);
@@ -67,7 +101,17 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ work
   return {
     worker,
     close: async () => {
+      stopping = true;
+      await worker.pause(true); // takes no new job
+      const exited = [...children].map((c) => new Promise<void>((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) resolve();
+        else c.once('exit', () => resolve());
+      }));
       for (const c of children) c.kill('SIGTERM');
+      const force = setTimeout(() => { for (const c of children) c.kill('SIGKILL'); }, 1000 * (opts.stopSeconds ?? 120));
+      await Promise.all(exited);
+      clearTimeout(force);
+      await Promise.all([...settling]);
       await worker.close(true);
       connection.disconnect();
     },
