@@ -76,6 +76,17 @@ async function stopRedis(p: Proc): Promise<void> {
   assert.equal(await exitCode(p, 30), 0, p.output());
 }
 
+/** Cleanup: SIGTERM the apc processes, SIGKILL Redis, and SIGKILL whatever has not exited within 20 s. */
+async function stopAll(procs: Proc[]): Promise<void> {
+  for (const p of procs.filter(running)) p.child.kill(p.name === 'redis-server' ? 'SIGKILL' : 'SIGTERM');
+  for (const p of procs) {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = await Promise.race([p.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 20_000); })]);
+    clearTimeout(timer);
+    if (hung) p.child.kill('SIGKILL');
+  }
+}
+
 interface JobState { readonly state: string; readonly returnvalue: unknown; readonly finishedOn?: number }
 
 /** Our sweep's jobs in Redis, by sweep job key. */
@@ -186,13 +197,7 @@ test('queue: Redis restarted mid-sweep (AOF on) keeps every job; sweep and worke
     await stopRedis(redis);
     rmSync(tmp, { recursive: true, force: true }); // kept when the test fails, for its logs
   } finally {
-    for (const p of procs.filter(running)) p.child.kill(p.name === 'redis-server' ? 'SIGKILL' : 'SIGTERM');
-    for (const p of procs) {
-      let timer: NodeJS.Timeout | undefined;
-      const hung = await Promise.race([p.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 20_000); })]);
-      clearTimeout(timer);
-      if (hung) p.child.kill('SIGKILL');
-    }
+    await stopAll(procs);
   }
 });
 
@@ -236,12 +241,6 @@ test('queue: a worker stopped with SIGTERM mid-stage checkpoints it and hands th
     assert.ok(results.jobs.every((j) => j.attempts === 1), JSON.stringify(results.jobs.map((j) => [j.stage, j.attempts])));
     rmSync(tmp, { recursive: true, force: true });
   } finally {
-    for (const p of procs.filter(running)) p.child.kill(p.name === 'redis-server' ? 'SIGKILL' : 'SIGTERM');
-    for (const p of procs) {
-      let timer: NodeJS.Timeout | undefined;
-      const hung = await Promise.race([p.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 20_000); })]);
-      clearTimeout(timer);
-      if (hung) p.child.kill('SIGKILL');
-    }
+    await stopAll(procs);
   }
 });

@@ -93,7 +93,7 @@ export function outputLockState(outDir: string): LockState {
   return holderState(path, text);
 }
 
-function holderState(path: string, text: string): LockState {
+function holderState(path: string, text: string): Exclude<LockState, { state: 'free' }> {
   const holder = parseHolder(text);
   if (!holder) return { state: 'held', holder: undefined, why: `${path} is unreadable (${JSON.stringify(text.slice(0, 80))}); delete it if no apc process writes there` };
   if (holder.host === hostname()) {
@@ -147,7 +147,6 @@ export function acquireOutputLock(outDir: string, command: string, log: (line: s
     if (st.state === 'held') {
       throw new OutputLockedError(st.holder ? `${outDir} is ${st.why}; refusing to write there too` : `${outDir} is locked by ${st.why}`, st.holder);
     }
-    if (st.state === 'free') continue;
     // stale: park it under a unique name, and take over only if what we parked is what we read
     const parked = `${path}.${me.pid}.stale`;
     try {

@@ -40,14 +40,19 @@ const COLUMNS: { metric: (m: string) => string; label: (m: string) => string; di
   { metric: (m) => `${m}.spearman`, label: (m) => `${m} spearman`, digits: 3 },
 ];
 
+/** Whether rows need their dataset and arch in their names (the sweep has several). */
+const severalSettings = (r: SweepResults) => new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+/** The paired table keeps mAP, F1, AUC and cosine. */
+const shownInPairedTable = (p: SweepResults['paired'][number]) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric);
+
 export function renderSweepReport(r: SweepResults): string {
   const methods = [...new Set(r.configs.flatMap((c) => Object.keys(c.metrics).filter((k) => k.includes('.')).map((k) => k.split('.')[0])))];
-  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const several = severalSettings(r);
   const cols = COLUMNS.flatMap((c) => (c.metric('x') === 'mAP' || c.metric('x') === 'F1' ? [{ ...c, m: '' }] : methods.map((m) => ({ ...c, m }))));
   const byKey = new Map(r.configs.map((c) => [c.key, c]));
   const e = escapeXml;
   const rows = r.configs.map((c) => `<tr><td>${e(rowName(c.config, several))}</td><td>${c.n}</td>${cols.map((col) => `<td>${e(meanCi(c.metrics[col.metric(col.m)], col.digits))}</td>`).join('')}</tr>`);
-  const paired = r.paired.filter((p) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric)).map((p) => {
+  const paired = r.paired.filter(shownInPairedTable).map((p) => {
     const w = byKey.get(p.with);
     const sig = Number.isFinite(p.p) && p.p < 0.05;
     return `<tr><td>${e(w ? rowName(w.config, several) : p.with)} − no matching</td><td>${e(p.metric)}</td><td>${p.n}</td><td>${e(p.meanDiff.toFixed(4))}</td>`
@@ -76,7 +81,7 @@ ${paired.length ? `<table><thead><tr><th>comparison</th><th>metric</th><th>n</th
 /** Plain-text rows for the terminal: mean ± 95 % half width of mAP, F1 and the first method's AUC and cosine. */
 export function formatSweepTable(r: SweepResults): string {
   const method = r.configs.flatMap((c) => Object.keys(c.metrics)).find((k) => k.endsWith('.auc'))?.split('.')[0];
-  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const several = severalSettings(r);
   const header = ['row', 'n', 'mAP', 'F1', ...(method ? [`${method} AUC`, `${method} cosine`] : [])];
   const lines = r.configs.map((c) => [rowName(c.config, several), String(c.n), meanCi(c.metrics.mAP, 1), meanCi(c.metrics.F1, 1),
     ...(method ? [meanCi(c.metrics[`${method}.auc`], 3), meanCi(c.metrics[`${method}.cosine`], 3)] : [])]);
@@ -91,7 +96,7 @@ export function formatSweepTable(r: SweepResults): string {
  */
 export function formatSweepMarkdown(r: SweepResults): string {
   const methods = [...new Set(r.configs.flatMap((c) => Object.keys(c.metrics).filter((k) => k.endsWith('.auc')).map((k) => k.split('.')[0])))];
-  const several = new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+  const several = severalSettings(r);
   const table = (header: string[], rows: string[][]) => [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
     ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
   const byKey = new Map(r.configs.map((c) => [c.key, c]));
@@ -99,7 +104,7 @@ export function formatSweepMarkdown(r: SweepResults): string {
     table(['row', 'n', 'mAP', 'F1', ...methods.flatMap((m) => [`${m} AUC`, `${m} pointing`, `${m} cosine`])],
       r.configs.map((c) => [rowName(c.config, several), String(c.n), meanCi(c.metrics.mAP, 1), meanCi(c.metrics.F1, 1),
         ...methods.flatMap((m) => [meanCi(c.metrics[`${m}.auc`], 3), meanCi(c.metrics[`${m}.pointing`], 3), meanCi(c.metrics[`${m}.cosine`], 3)])]))];
-  const paired = r.paired.filter((p) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric));
+  const paired = r.paired.filter(shownInPairedTable);
   if (paired.length) {
     out.push('', 'Matching − no matching, paired on seed and teacher (paired t-test, n − 1 degrees of freedom):', '',
       table(['comparison', 'metric', 'n', 'mean difference', '95 % interval', 'p', 'p < 0.05'], paired.map((p) => {
@@ -130,7 +135,8 @@ export async function writeSweepReport(dirOrFile: string): Promise<string> {
   }
   if (!Array.isArray(results.configs) || !Array.isArray(results.paired)) throw new Error(`${path}: not an apc sweep.json (no configs or paired)`);
   const out = named ? `${dirOrFile.slice(0, -'.json'.length)}.html` : join(dirOrFile, 'report.html');
-  await writeFileAtomic(out, renderSweepReport({ ...results, betaCurves: results.betaCurves ?? [] }));
-  await writeFileAtomic(out.replace(/\.html$/, '.md'), formatSweepMarkdown({ ...results, betaCurves: results.betaCurves ?? [] }));
+  const complete = { ...results, betaCurves: results.betaCurves ?? [] }; // older sweep.json files have no betaCurves
+  await writeFileAtomic(out, renderSweepReport(complete));
+  await writeFileAtomic(out.replace(/\.html$/, '.md'), formatSweepMarkdown(complete));
   return out;
 }

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
-import { Worker } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type { JobRecord } from './job_record.js';
 import { type SweepJob, sweepLayout } from './jobs.js';
 import { type QueuedJobData, redisConnection, SWEEP_QUEUE } from './queue_names.js';
@@ -26,6 +26,17 @@ export interface QueueWorkerOptions {
   readonly stopSeconds?: number;
   readonly log?: (line: string) => void;
 }
+
+/**
+ * A job stopped by close(), not failed, goes back to the queue without spending an attempt; its
+ * processor then returns `neverSettles()` (close() is forced), so BullMQ neither records a failure
+ * nor fetches another job for the slot. If moveToWait fails, the lock expires and the job comes
+ * back as stalled after --lock-seconds.
+ */
+async function handBack(job: Job<QueuedJobData, JobRecord>, token: string | undefined): Promise<void> {
+  await job.moveToWait(token).catch(() => undefined);
+}
+const neverSettles = () => new Promise<never>(() => undefined);
 
 /** `path` with the sweep root `from` replaced by `to`. */
 export function remapPath(path: string, from: string, to: string | undefined): string {
@@ -56,10 +67,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ work
     const { root, job: sweepJob } = job.data;
     const local = remapJob(sweepJob, root, opts.store);
     const layout = sweepLayout(opts.store ?? root);
-    if (stopping) {
-      // fetched while close() paused the worker: straight back
-      await job.moveToWait(token).catch(() => undefined);
-      return new Promise<never>(() => undefined);
+    if (stopping) { // fetched while close() paused the worker
+      await handBack(job, token);
+      return neverSettles();
     }
     log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} (attempt ${job.attemptsMade + 1})`);
     let settled!: () => void;
@@ -78,14 +88,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<{ work
       return { ...record, product: remapPath(record.product, layout.root, root), log: remapPath(record.log, layout.root, root) };
     } catch (err) {
       if (stopping) {
-        // stopped by close(), not failed: back to the queue without spending an attempt. The
-        // processor never settles (close() is forced), so BullMQ neither records a failure nor
-        // fetches another job for this slot; if moveToWait fails the lock expires and the job
-        // comes back as stalled after --lock-seconds.
         log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} stopped; back to the queue`);
-        await job.moveToWait(token).catch(() => undefined);
-        settled();
-        return new Promise<never>(() => undefined);
+        await handBack(job, token); // before `finally` tells close() this slot is done
+        return neverSettles();
       }
       const logPath = err instanceof JobFailedError ? remapPath(err.log, layout.root, root) : undefined;
       log(`worker ${name}: ${sweepJob.stage} ${sweepJob.key} failed: ${(err as Error).message}`);

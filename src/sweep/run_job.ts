@@ -52,13 +52,11 @@ async function waitForStageDirectory(job: SweepJob, log: string, pollMs: number)
 /** The job's record if it already finished, else runs it; throws JobFailedError with the log's tail. */
 export async function runJob(job: SweepJob, opts: RunJobOptions): Promise<JobRecord> {
   const recordPath = opts.layout.record(job.key);
+  const log = opts.layout.log(job.key);
+  // a run still holding the stage directory is waited for first: it may finish the job
+  await waitForStageDirectory(job, log, opts.lockPollMs ?? 5000);
   const existing = await readJobRecord(recordPath);
   if (existing) return existing;
-  const log = opts.layout.log(job.key);
-  await waitForStageDirectory(job, log, opts.lockPollMs ?? 5000);
-  // the run we waited for may have finished the job
-  const finished = await readJobRecord(recordPath);
-  if (finished) return finished;
   const started = Date.now();
   const { child, exited } = spawnApc(job.args, { log, backend: opts.backend });
   opts.onSpawn?.(child);
