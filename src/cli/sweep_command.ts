@@ -21,7 +21,7 @@ function positiveInt(flag: string) {
 }
 
 interface SweepFlags {
-  grid?: string; preset?: string; data?: string[]; arch?: string[]; compression?: string[]; match?: string[]; beta?: number[];
+  grid?: string; preset?: string; data?: string[]; imageSize?: number; arch?: string[]; compression?: string[]; match?: string[]; beta?: number[];
   stochastic?: number[]; rate?: number[]; seeds?: string; attribution?: string[]; trainLimit?: number; epochs?: number; limit?: number;
   out: string; name?: string; jobs?: number; retries: number; queue?: string;
 }
@@ -29,9 +29,10 @@ interface SweepFlags {
 export function registerSweepCommand(program: Command): void {
   program.command('sweep')
     .description('run a grid of studies over seeds, β and methods as independent stage jobs (local process pool, or BullMQ with --queue); writes OUT/sweep.json with means, 95 % intervals and paired tests')
-    .option('--grid <file>', 'grid file (.json, .yaml): preset, datasets, archs, compressions, matches, betas, stochastic, rates, seeds, attribution, trainLimit, epochs, testLimit; flags override its fields')
+    .option('--grid <file>', 'grid file (.json, .yaml): preset, datasets, imageSize, archs, compressions, matches, betas, stochastic, rates, seeds, attribution, trainLimit, epochs, testLimit; flags override its fields')
     .option('--preset <name>', 'study preset whose sizes and recipes the stages use: quick, smoke, full (default quick)')
     .option('--data <list>', 'datasets, comma-separated (default shapes)', list)
+    .option('--image-size <n>', 'input height and width of every teacher (default: the dataset\'s, 64; VOC 227)', positiveInt('--image-size'))
     .option('--arch <list>', 'teacher architectures (default: the preset\'s)', list)
     .option('--compression <list>', 'kd, structured, unstructured (default all three)', list)
     .option('--match <list>', 'none, ewa, wcam (default none,wcam)', list)
@@ -50,7 +51,7 @@ export function registerSweepCommand(program: Command): void {
     .option('--queue <url>', 'enqueue on BullMQ at this Redis URL (redis://HOST:PORT) for `apc worker`s instead of running locally')
     .action(async (f: SweepFlags) => {
       const flags: SweepGridInput = {
-        preset: f.preset, datasets: f.data as SweepGridInput['datasets'], archs: f.arch as SweepGridInput['archs'],
+        preset: f.preset, datasets: f.data as SweepGridInput['datasets'], imageSize: f.imageSize, archs: f.arch as SweepGridInput['archs'],
         compressions: f.compression as SweepGridInput['compressions'], matches: f.match as SweepGridInput['matches'],
         betas: f.beta as SweepGridInput['betas'], stochastic: f.stochastic as SweepGridInput['stochastic'], rates: f.rate as SweepGridInput['rates'],
         seeds: f.seeds, attribution: f.attribution as SweepGridInput['attribution'], trainLimit: f.trainLimit, epochs: f.epochs, testLimit: f.limit,

@@ -18,7 +18,7 @@ export const SWEEP_FILE = 'sweep.json';
 export function rowName(c: RowConfig, withSetting = false): string {
   const base = c.compression === 'none' ? 'teacher' : `${c.compression}${c.rate !== undefined ? ` p ${c.rate}` : ''}`;
   const match = c.match === 'none' ? '' : `+${c.match} β ${c.beta}${c.stochastic ? ` (stochastic ${c.stochastic})` : ''}`;
-  return `${withSetting ? `${c.dataset} ${c.arch} · ` : ''}${base}${match}`;
+  return `${withSetting ? `${c.dataset}${c.imageSize ? ` ${c.imageSize} px` : ''} ${c.arch} · ` : ''}${base}${match}`;
 }
 
 /** '51.3 ± 2.1' (the interval's half width; '51.3' for one seed). */
@@ -41,7 +41,7 @@ const COLUMNS: { metric: (m: string) => string; label: (m: string) => string; di
 ];
 
 /** Whether rows need their dataset and arch in their names (the sweep has several). */
-const severalSettings = (r: SweepResults) => new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.arch}`)).size > 1;
+const severalSettings = (r: SweepResults) => new Set(r.configs.map((c) => `${c.config.dataset} ${c.config.imageSize ?? ''} ${c.config.arch}`)).size > 1;
 /** The paired table keeps mAP, F1, AUC and cosine. */
 const shownInPairedTable = (p: SweepResults['paired'][number]) => /^(mAP|F1)$|\.(cosine|auc)$/.test(p.metric);
 

@@ -32,6 +32,8 @@ export const sweepGridSchema = z.object({
   datasets: z.array(z.string().min(1)).nonempty().default(['shapes']),
   /** Teacher architectures (default: the preset's). */
   archs: z.array(z.string().min(1)).nonempty().optional(),
+  /** Input height and width of every teacher (default: the dataset's, 64; VOC 227); students keep their teacher's. */
+  imageSize: z.number().int().min(8).optional(),
   compressions: z.array(z.enum(COMPRESSIONS)).nonempty().default(['kd', 'structured', 'unstructured']),
   matches: z.array(z.enum(MATCHES)).nonempty().default(['none', 'wcam']),
   /** Matching weights β (default: the preset's); β = 0 is the same job as no matching. */

@@ -56,3 +56,24 @@ test('grid errors name the source and the field', () => {
   assert.throws(() => parseSweepGrid({ seed: 3 }, 'grid.json'), /grid\.json: \(grid\): Unrecognized key\(s\) in object: 'seed'/);
   assert.throws(() => expandGrid(parseSweepGrid({ preset: 'huge' }, 'flags'), layout), /preset 'huge' is unknown/);
 });
+
+test('keys do not drift: the quick study\'s seed-0 teacher and KD+WCAM jobs keep the keys a finished sweep recorded', () => {
+  // A sweep reuses finished stages by key; a change to the config shape that moved these would
+  // silently retrain every teacher of an existing sweep directory.
+  const jobs = expandGrid(parseSweepGrid({ preset: 'quick', seeds: [0], compressions: ['kd'], matches: ['wcam'], betas: [1] }, 'test'), layout);
+  assert.deepEqual(jobs.map((j) => `${j.stage} ${j.key}`), ['teacher b6a4a3eeae0d6458', 'evaluate 8108623e0175e477', 'compress bf92a2726f590101', 'evaluate f205a1a85ba54e91']);
+});
+
+test('imageSize: teachers train at it (and get their own keys), students keep their teacher\'s, rows record it', () => {
+  const base = { preset: 'quick', datasets: ['voc:/data/tree'], compressions: ['kd', 'structured'], matches: ['none'] } as const;
+  const plain = expandGrid(parseSweepGrid(base, 'test'), layout);
+  const at64 = expandGrid(parseSweepGrid({ ...base, imageSize: 64 }, 'test'), layout);
+  const teacher = at64.find((j) => j.stage === 'teacher')!;
+  assert.deepEqual(teacher.args.slice(0, 5), ['train', '--data', 'voc:/data/tree', '--image-size', '64']);
+  assert.ok(!plain.find((j) => j.stage === 'teacher')!.args.includes('--image-size'));
+  assert.notEqual(teacher.key, plain.find((j) => j.stage === 'teacher')!.key);
+  for (const j of at64.filter((x) => x.stage !== 'teacher')) assert.ok(!j.args.includes('--image-size'), `${j.stage} reads the size from its model`);
+  assert.ok(at64.filter((j) => j.stage === 'evaluate').every((j) => j.row!.imageSize === 64));
+  assert.ok(plain.filter((j) => j.stage === 'evaluate').every((j) => !('imageSize' in j.row!)));
+  assert.throws(() => parseSweepGrid({ imageSize: 4 }, 'grid.yaml'), /grid\.yaml: imageSize:/);
+});
