@@ -1,7 +1,8 @@
 /**
- * A trade-off scatter with 95 % intervals on both axes, as an SVG string: one point per setting
- * (e.g. per β), joined in order, each with its label. The sweep report's β plot (agreement with the
- * teacher against mAP); dependency-free like `svg_plot.ts`, whose ticks and escaping it reuses.
+ * Points with 95 % intervals, as an SVG string, joined in order: a trade-off scatter with bars on
+ * both axes and a label per point (the sweep report's agreement-against-mAP β plot), or a metric
+ * against categories (mAP, agreement and the paired gain at each β). Dependency-free like
+ * `svg_plot.ts`, whose ticks and escaping it reuses.
  */
 import { escapeXml, formatTick, niceTicks, PALETTE } from './svg_plot.js';
 
@@ -20,6 +21,12 @@ export interface ErrorBarPlotOptions {
   readonly yLabel: string;
   readonly points: readonly ErrorBarPoint[];
   readonly color?: string;
+  /** A categorical x axis (e.g. β 0, 0.3, 1 … at equal steps): the points' x are these values, labelled so. */
+  readonly xTicks?: readonly { readonly value: number; readonly label: string }[];
+  /** Write each point's label beside it (default true; the x ticks say it when they are categories). */
+  readonly pointLabels?: boolean;
+  /** Draw a dashed horizontal line at this y (e.g. 0 for a difference) when it lies in the plot. */
+  readonly referenceY?: number;
   readonly width?: number;
   readonly height?: number;
 }
@@ -43,9 +50,14 @@ export function errorBarPlot(opts: ErrorBarPlotOptions): string {
   }
   const xs = pts.flatMap((p) => [p.x, ...(finite(p.xCi) ? p.xCi : [])]);
   const ys = pts.flatMap((p) => [p.y, ...(finite(p.yCi) ? p.yCi : [])]);
-  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 5);
+  if (opts.referenceY !== undefined) ys.push(opts.referenceY);
+  const categories = opts.xTicks?.length ? opts.xTicks : undefined;
+  const xt = categories ? categories.map((t) => t.value) : niceTicks(Math.min(...xs), Math.max(...xs), 5);
   const yt = niceTicks(Math.min(...ys), Math.max(...ys), 5);
-  const [x0, x1, y0, y1] = [xt[0], xt.at(-1)!, yt[0], yt.at(-1)!];
+  // categories get half a step of room on either side so the end points' bars are not on the frame
+  const [x0, x1] = categories ? [Math.min(...xt) - 0.5, Math.max(...xt) + 0.5] : [xt[0], xt.at(-1)!];
+  const [y0, y1] = [yt[0], yt.at(-1)!];
+  const xTickLabel = (t: number, i: number) => (categories ? categories[i].label : formatTick(t));
   const sx = (v: number) => r1(m.left + ((v - x0) / (x1 - x0 || 1)) * pw);
   const sy = (v: number) => r1(m.top + ph - ((v - y0) / (y1 - y0 || 1)) * ph);
   parts.push('<g stroke="#e6e6e6">');
@@ -53,16 +65,19 @@ export function errorBarPlot(opts: ErrorBarPlotOptions): string {
   for (const t of xt) parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${m.top}" y2="${m.top + ph}"/>`);
   parts.push(`</g><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#999"/><g fill="#444">`);
   for (const t of yt) parts.push(`<text x="${m.left - 6}" y="${sy(t) + 4}" text-anchor="end">${escapeXml(formatTick(t))}</text>`);
-  for (const t of xt) parts.push(`<text x="${sx(t)}" y="${m.top + ph + 15}" text-anchor="middle">${escapeXml(formatTick(t))}</text>`);
+  xt.forEach((t, i) => parts.push(`<text x="${sx(t)}" y="${m.top + ph + 15}" text-anchor="middle">${escapeXml(xTickLabel(t, i))}</text>`));
   parts.push(`</g><text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle" fill="#222">${escapeXml(opts.xLabel)}</text>`,
     `<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" fill="#222">${escapeXml(opts.yLabel)}</text>`);
+  if (opts.referenceY !== undefined) {
+    parts.push(`<line class="reference" x1="${m.left}" x2="${m.left + pw}" y1="${sy(opts.referenceY)}" y2="${sy(opts.referenceY)}" stroke="#666" stroke-dasharray="4 3"/>`);
+  }
   parts.push(`<path d="${pts.map((p, i) => `${i ? 'L' : 'M'}${sx(p.x)} ${sy(p.y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="1.5" stroke-opacity="0.6"/>`);
   for (const p of pts) {
     parts.push(`<g class="point" data-label="${escapeXml(p.label)}" stroke="${color}" stroke-width="1.2">`);
     if (finite(p.xCi)) parts.push(`<line class="error-bar" x1="${sx(p.xCi[0])}" x2="${sx(p.xCi[1])}" y1="${sy(p.y)}" y2="${sy(p.y)}"/>`);
     if (finite(p.yCi)) parts.push(`<line class="error-bar" x1="${sx(p.x)}" x2="${sx(p.x)}" y1="${sy(p.yCi[0])}" y2="${sy(p.yCi[1])}"/>`);
     parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="3.5" fill="${color}" stroke="#fff"><title>${escapeXml(`${p.label}: ${formatTick(p.x)}, ${formatTick(p.y)}`)}</title></circle>`,
-      `<text x="${sx(p.x) + 6}" y="${sy(p.y) - 6}" fill="#222" stroke="none">${escapeXml(p.label)}</text></g>`);
+      opts.pointLabels === false ? '</g>' : `<text x="${sx(p.x) + 6}" y="${sy(p.y) - 6}" fill="#222" stroke="none">${escapeXml(p.label)}</text></g>`);
   }
   parts.push('</svg>');
   return parts.join('');

@@ -58,11 +58,7 @@ export function renderSweepReport(r: SweepResults): string {
     return `<tr><td>${e(w ? rowName(w.config, several) : p.with)} − no matching</td><td>${e(p.metric)}</td><td>${p.n}</td><td>${e(p.meanDiff.toFixed(4))}</td>`
       + `<td>[${fixed(p.ci95[0])}, ${fixed(p.ci95[1])}]</td><td>${Number.isFinite(p.p) ? e(p.p.toPrecision(3)) : '–'}</td><td>${sig ? 'yes' : 'no'}</td></tr>`;
   });
-  const plots = r.betaCurves.map((curve) => errorBarPlot({
-    title: `${rowName({ ...curve.config, beta: 0, match: 'none' }, several)}+${curve.config.match}: β trade-off`,
-    xLabel: `${curve.agreementMetric} (agreement with the teacher)`, yLabel: 'mAP',
-    points: curve.points.map((p) => ({ label: `β ${p.beta}`, x: p.agreement.mean, y: p.mAP.mean, xCi: p.agreement.ci95, yCi: p.mAP.ci95 })),
-  }));
+  const plots = r.betaCurves.map((curve) => betaPlots(r, curve, rowName({ ...curve.config, beta: 0, match: 'none' }, several)).join(''));
   const c = r.counts;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>apc sweep</title><style>
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
@@ -76,6 +72,35 @@ ${paired.length ? `<table><thead><tr><th>comparison</th><th>metric</th><th>n</th
 <h2>β trade-off</h2>${plots.length ? `<div class="plots">${plots.join('')}</div>` : '<p>The sweep has no row at two or more β values.</p>'}
 </body></html>
 `;
+}
+
+/**
+ * One β curve as four panels: the agreement/mAP trade-off, mAP and agreement at each β (equal steps,
+ * β 0 = no matching), and the paired agreement gain over no matching — the panel whose intervals
+ * leave out the seed-to-seed spread of the teachers, so the one to read for "does β help".
+ */
+function betaPlots(r: SweepResults, curve: SweepResults['betaCurves'][number], base: string): string[] {
+  const name = `${base}+${curve.config.match}`;
+  const ticks = curve.points.map((p, i) => ({ value: i, label: String(p.beta) }));
+  const xLabel = 'β (0 = no matching)';
+  const gain = (key: string) => r.paired.find((p) => p.with === key && p.metric === curve.agreementMetric);
+  return [
+    errorBarPlot({
+      title: `${name}: β trade-off`, xLabel: `${curve.agreementMetric} (agreement with the teacher)`, yLabel: 'mAP',
+      points: curve.points.map((p) => ({ label: `β ${p.beta}`, x: p.agreement.mean, y: p.mAP.mean, xCi: p.agreement.ci95, yCi: p.mAP.ci95 })),
+    }),
+    errorBarPlot({ title: `${name}: mAP against β`, xLabel, yLabel: 'mAP', xTicks: ticks, pointLabels: false,
+      points: curve.points.map((p, i) => ({ label: `β ${p.beta}`, x: i, y: p.mAP.mean, yCi: p.mAP.ci95 })) }),
+    errorBarPlot({ title: `${name}: agreement against β`, xLabel, yLabel: curve.agreementMetric, xTicks: ticks, pointLabels: false,
+      points: curve.points.map((p, i) => ({ label: `β ${p.beta}`, x: i, y: p.agreement.mean, yCi: p.agreement.ci95 })) }),
+    errorBarPlot({ title: `${name}: agreement gain (paired)`, xLabel, yLabel: `Δ ${curve.agreementMetric}`, xTicks: ticks,
+      pointLabels: false, referenceY: 0,
+      points: curve.points.flatMap((p, i) => {
+        if (p.beta === 0) return [{ label: 'β 0', x: i, y: 0 }];
+        const d = gain(p.key);
+        return d ? [{ label: `β ${p.beta}`, x: i, y: d.meanDiff, yCi: d.ci95 }] : [];
+      }) }),
+  ];
 }
 
 /** Plain-text rows for the terminal: mean ± 95 % half width of mAP, F1 and the first method's AUC and cosine. */

@@ -29,6 +29,21 @@ test('error-bar plot: one point per setting, a bar per finite interval on each a
   assert.match(errorBarPlot({ title: 't', xLabel: 'x', yLabel: 'y', points: [] }), /no data/);
 });
 
+test('error-bar plot on categories: the ticks carry the category labels, the points none, and the end points keep off the frame', () => {
+  const svg = errorBarPlot({ title: 't', xLabel: 'β', yLabel: 'y', pointLabels: false,
+    xTicks: [{ value: 0, label: '0' }, { value: 1, label: '0.3' }, { value: 2, label: '100' }],
+    points: [{ label: 'β 0', x: 0, y: 1 }, { label: 'β 0.3', x: 1, y: 2 }, { label: 'β 100', x: 2, y: 3 }] });
+  assert.match(svg, />0\.3<\/text>/);
+  assert.match(svg, />100<\/text>/);
+  assert.doesNotMatch(svg, />β 100<\/text>/);
+  const cx = [...svg.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+  const frame = svg.match(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/)!;
+  const [left, right] = [Number(frame[1]), Number(frame[1]) + Number(frame[2])];
+  assert.equal(cx.length, 3);
+  assert.ok(cx[0] > left + 10 && cx[2] < right - 10, `points ${cx} inside ${left}–${right}`);
+  assert.ok(Math.abs((cx[1] - cx[0]) - (cx[2] - cx[1])) < 0.2, 'categories at equal steps');
+});
+
 test('sweep report: the paired table says significant only for p < 0.05, and the β plot has one point per β', () => {
   const s = (xs: number[]) => summarize(xs);
   const results: SweepResults = {
@@ -47,8 +62,13 @@ test('sweep report: the paired table says significant only for p < 0.05, and the
   const html = renderSweepReport(results);
   assert.match(html, /<td>kd\+wcam β 1 − no matching<\/td><td>mAP<\/td><td>3<\/td><td>-1\.0000<\/td><td>\[-1\.0000, -1\.0000\]<\/td><td>0\.200<\/td><td>no<\/td>/);
   assert.match(html, /<td>gradcam\.cosine<\/td><td>3<\/td><td>0\.2000<\/td><td>\[0\.1000, 0\.3000\]<\/td><td>0\.0100<\/td><td>yes<\/td>/);
-  assert.equal(html.match(/class="point"/g)?.length, 2);
-  assert.equal(html.match(/class="error-bar"/g)?.length, 4);
+  // four panels per β curve: trade-off, mAP, agreement (a point per β each), paired gain (β 0 at 0, no bar)
+  const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+  assert.equal(svgs.length, 4);
+  assert.deepEqual(svgs.map((x) => x.match(/class="point"/g)?.length), [2, 2, 2, 2]);
+  assert.deepEqual(svgs.map((x) => x.match(/class="error-bar"/g)?.length ?? 0), [4, 2, 2, 1]);
+  assert.match(svgs[3], /class="reference"/);
+  assert.match(svgs[3], /<title>β 1: 1, 0\.2<\/title>/, 'the gain panel plots the paired mean difference');
   assert.match(html, /<td>kd<\/td><td>3<\/td><td>51\.0 ± 2\.5<\/td>/);
   // the terminal table: t(0.975, 2) · 1/√3 = 2.48 for mAP, 0.248 for the cosine
   assert.match(formatSweepTable(results), /kd\+wcam β 1\s+3\s+50\.0 ± 2\.5\s+–\s+0\.700 ± 0\.000\s+0\.800 ± 0\.248/);
