@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { openDataset } from '../src/data/registry.js';
 import { describeBackend, initBackend } from '../src/engine/backend.js';
-import { archPreset } from '../src/models/model_config.js';
+import { archFamily, archPreset } from '../src/models/model_config.js';
 import { recipesFor } from '../src/pipeline/dataset_presets.js';
 import { trainTeacher } from '../src/pipeline/train_teacher.js';
 import { withEpochs } from '../src/pipeline/train_to_checkpoints.js';
@@ -33,7 +33,7 @@ const num = (v: string | undefined) => (v === undefined ? undefined : Number(v))
 
 const backend = await initBackend(process.env.APC_BACKEND);
 const data = openDataset(a.data!, { imageSize: num(a['image-size']) });
-const recipes = recipesFor(a.data!, 'vgg', 'scratch');
+const recipes = recipesFor(a.data!, archFamily(a.arch!), 'scratch');
 const dropout = num(a.dropout) ?? recipes.teacherDropout;
 const config = archPreset({ arch: a.arch!, width: Number(a.width), imageSize: data.info.height, numClasses: data.info.classNames.length, dropout });
 const recipe = { ...withEpochs(recipes.teacher, Number(a.epochs)), augment: CROPS[crops], trainLimit: num(a['train-limit']),

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../engine/files.js';
 import type { RowConfig } from '../sweep/jobs.js';
 import type { Summary } from '../sweep/statistics.js';
-import type { SweepResults } from '../sweep/sweep_results.js';
-import { errorBarPlot } from './error_bar_plot.js';
+import type { BetaCurve, SweepResults } from '../sweep/sweep_results.js';
+import { type ErrorBarPoint, errorBarPlot } from './error_bar_plot.js';
 import { escapeXml } from './svg_plot.js';
 
 export const SWEEP_FILE = 'sweep.json';
@@ -79,27 +79,27 @@ ${paired.length ? `<table><thead><tr><th>comparison</th><th>metric</th><th>n</th
  * β 0 = no matching), and the paired agreement gain over no matching — the panel whose intervals
  * leave out the seed-to-seed spread of the teachers, so the one to read for "does β help".
  */
-function betaPlots(r: SweepResults, curve: SweepResults['betaCurves'][number], base: string): string[] {
+function betaPlots(r: SweepResults, curve: BetaCurve, base: string): string[] {
   const name = `${base}+${curve.config.match}`;
-  const ticks = curve.points.map((p, i) => ({ value: i, label: String(p.beta) }));
-  const xLabel = 'β (0 = no matching)';
   const gain = (key: string) => r.paired.find((p) => p.with === key && p.metric === curve.agreementMetric);
+  // the three panels against β share its categorical axis (equal steps, β 0 = no matching)
+  const againstBeta = (title: string, yLabel: string, points: ErrorBarPoint[], referenceY?: number) => errorBarPlot({
+    title: `${name}: ${title}`, xLabel: 'β (0 = no matching)', yLabel, points, referenceY, pointLabels: false,
+    xTicks: curve.points.map((p, i) => ({ value: i, label: String(p.beta) })),
+  });
+  const at = (pick: (p: BetaCurve['points'][number]) => Summary) => curve.points.map((p, i) => ({ label: `β ${p.beta}`, x: i, y: pick(p).mean, yCi: pick(p).ci95 }));
   return [
     errorBarPlot({
       title: `${name}: β trade-off`, xLabel: `${curve.agreementMetric} (agreement with the teacher)`, yLabel: 'mAP',
       points: curve.points.map((p) => ({ label: `β ${p.beta}`, x: p.agreement.mean, y: p.mAP.mean, xCi: p.agreement.ci95, yCi: p.mAP.ci95 })),
     }),
-    errorBarPlot({ title: `${name}: mAP against β`, xLabel, yLabel: 'mAP', xTicks: ticks, pointLabels: false,
-      points: curve.points.map((p, i) => ({ label: `β ${p.beta}`, x: i, y: p.mAP.mean, yCi: p.mAP.ci95 })) }),
-    errorBarPlot({ title: `${name}: agreement against β`, xLabel, yLabel: curve.agreementMetric, xTicks: ticks, pointLabels: false,
-      points: curve.points.map((p, i) => ({ label: `β ${p.beta}`, x: i, y: p.agreement.mean, yCi: p.agreement.ci95 })) }),
-    errorBarPlot({ title: `${name}: agreement gain (paired)`, xLabel, yLabel: `Δ ${curve.agreementMetric}`, xTicks: ticks,
-      pointLabels: false, referenceY: 0,
-      points: curve.points.flatMap((p, i) => {
-        if (p.beta === 0) return [{ label: 'β 0', x: i, y: 0 }];
-        const d = gain(p.key);
-        return d ? [{ label: `β ${p.beta}`, x: i, y: d.meanDiff, yCi: d.ci95 }] : [];
-      }) }),
+    againstBeta('mAP against β', 'mAP', at((p) => p.mAP)),
+    againstBeta('agreement against β', curve.agreementMetric, at((p) => p.agreement)),
+    againstBeta('agreement gain (paired)', `Δ ${curve.agreementMetric}`, curve.points.flatMap((p, i) => {
+      if (p.beta === 0) return [{ label: 'β 0', x: i, y: 0 }];
+      const d = gain(p.key);
+      return d ? [{ label: `β ${p.beta}`, x: i, y: d.meanDiff, yCi: d.ci95 }] : [];
+    }), 0),
   ];
 }
 

@@ -108,20 +108,20 @@ export function expandGrid(grid: SweepGrid, layout: SweepLayout): SweepJob[] {
         ...opt('--limit', testLimit), '--json', product] });
   };
 
+  // only when set, so the keys of grids without it stay what they were
+  const inputSize = grid.imageSize === undefined ? {} : { imageSize: grid.imageSize };
   for (const dataset of grid.datasets) {
     for (const arch of grid.archs ?? [preset.teacher.arch]) {
       const family = archFamily(arch);
       const t = { ...preset.teacher, ...preset.families?.[family]?.teacher };
-      // only when set, so the keys of grids without it stay what they were
-      const sized = grid.imageSize === undefined ? {} : { imageSize: grid.imageSize };
       for (const seed of grid.seeds) {
-        const tConfig = { stage: 'teacher', dataset, ...sized, arch, width: t.width, epochs: grid.epochs ?? t.recipe.epochs, trainLimit: grid.trainLimit ?? t.recipe.trainLimit, seed };
+        const tConfig = { stage: 'teacher', dataset, ...inputSize, arch, width: t.width, epochs: grid.epochs ?? t.recipe.epochs, trainLimit: grid.trainLimit ?? t.recipe.trainLimit, seed };
         const tKey = jobKey(tConfig);
         const tDir = layout.artifact('teacher', tKey);
         const teacher = add({ key: tKey, stage: 'teacher', config: tConfig, deps: [], artifactDir: tDir, product: join(tDir, 'best'),
           args: ['train', '--data', dataset, ...opt('--image-size', grid.imageSize), '--arch', arch, '--width', String(t.width), ...opt('--epochs', tConfig.epochs),
             ...opt('--train-limit', tConfig.trainLimit), '--seed', String(seed), '--out', tDir, '--resume', '--quiet'] });
-        evaluation(teacher, undefined, { dataset, ...sized, arch, compression: 'none', match: 'none', beta: 0, stochastic: 0 }, seed);
+        evaluation(teacher, undefined, { dataset, ...inputSize, arch, compression: 'none', match: 'none', beta: 0, stochastic: 0 }, seed);
 
         for (const method of grid.compressions) {
           for (const rate of method === 'kd' ? [undefined] : grid.rates ?? [undefined]) {
@@ -144,7 +144,7 @@ export function expandGrid(grid: SweepGrid, layout: SweepLayout): SweepJob[] {
                     args: ['compress', '--teacher', teacher.product, '--method', method, '--match', match, ...(off ? [] : ['--beta', String(beta), '--stochastic', String(stochastic)]),
                       ...opt('--width', 'width' in sched ? sched.width : undefined), ...opt('--rate', 'rate' in sched ? sched.rate : undefined), ...opt('--rounds', rounds),
                       ...opt('--epochs', sched.epochs), ...opt('--train-limit', sched.trainLimit), '--seed', String(seed), '--out', cDir, '--resume', '--quiet'] });
-                  const row: RowConfig = { dataset, ...sized, arch, compression: method, match, beta, stochastic,
+                  const row: RowConfig = { dataset, ...inputSize, arch, compression: method, match, beta, stochastic,
                     ...(method === 'kd' ? {} : { rate: 'rate' in sched ? sched.rate : undefined, rounds }) };
                   evaluation(compressed, teacher, row, seed);
                 }
